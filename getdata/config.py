@@ -1,0 +1,171 @@
+"""Typed configuration: the dataclasses behind every YAML file and command-line override.
+
+``register_configs()`` puts them in Hydra's ConfigStore: the app schema as ``getdata_schema`` and
+one schema per source kind in the ``source`` group, so ``source=http`` selects :class:`HttpSource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def config_dir() -> str:
+    """Where the YAML configs are: shipped inside the package, or ``conf/`` in a source checkout."""
+    shipped = PACKAGE_DIR / "conf"
+    if (shipped / "config.yaml").is_file():
+        return str(shipped)
+    return str(PACKAGE_DIR.parent / "conf")
+
+
+def bundled_data(name: str) -> str:
+    """Absolute path of a bundled file (getdata/data/NAME): the ``getdata.data`` resolver."""
+    path = Path(str(resources.files("getdata") / "data" / name))
+    if not path.is_file():
+        raise FileNotFoundError(f"no bundled data file named {name!r} in {path.parent}")
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources: one dataclass per kind, on a common base. Each field is documented on the line above.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceConfig:
+    # Expected sha256 of the bytes (hex). When set, a mismatch aborts the run and nothing is logged.
+    sha256: Optional[str] = None
+    # Expected md5 of the bytes (hex), for sources that publish md5 instead of sha256.
+    md5: Optional[str] = None
+
+
+@dataclass
+class HttpSource(SourceConfig):
+    # http:// or https:// URL. Quote it on the command line if it has `=`, `&`, `#` or `~`.
+    url: str = MISSING
+    # Extra request headers, e.g. Authorization. Their values are never logged or sent to W&B.
+    headers: dict[str, str] = field(default_factory=dict)
+    # Seconds to wait for the connection and for each read before giving up.
+    timeout: float = 60.0
+
+
+@dataclass
+class LocalSource(SourceConfig):
+    # A path on this machine, absolute or relative to the directory you run getdata from.
+    path: str = MISSING
+
+
+@dataclass
+class S3Source(SourceConfig):
+    # s3://bucket/key
+    url: str = MISSING
+    # Endpoint of an S3-compatible server (MinIO, moto, ...); null means AWS.
+    endpoint_url: Optional[str] = None
+    # Read a public bucket without credentials.
+    anon: bool = False
+    # A specific object version (versioned buckets only).
+    version_id: Optional[str] = None
+    # Passed to s3fs.S3FileSystem as keyword arguments (profile, client_kwargs, ...).
+    # Credentials come from the usual AWS environment variables or profile, not from here.
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FsspecSource(SourceConfig):
+    # Any URL fsspec understands (gs://, az://, memory://, zip://..., ...).
+    url: str = MISSING
+    # Keyword arguments for that fsspec filesystem.
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# What to do with the bytes.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FetchConfig:
+    # Bytes read and written per step while streaming; at least 1 MiB keeps the overhead low.
+    chunk_size: int = 4 * 1024 * 1024
+    # Show a progress bar on a terminal (plain log lines otherwise).
+    progress: bool = True
+
+
+@dataclass
+class InspectConfig:
+    # Check that a file named .parquet/.csv/.json/... really is that before logging it.
+    check_format: bool = True
+
+
+@dataclass
+class ArtifactConfig:
+    # W&B artifact name; null means the source's file name, made valid for W&B.
+    name: Optional[str] = None
+    # W&B artifact type, the label later pipeline steps select by.
+    type: str = "raw_data"
+    # Free text shown in W&B; null means a sentence naming the source.
+    description: Optional[str] = None
+    # Extra metadata merged into the artifact's metadata (getdata's own keys win).
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class WandbMode(str, Enum):
+    # online when W&B credentials exist, offline otherwise (WANDB_MODE, if set, wins)
+    auto = "auto"
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+@dataclass
+class WandbConfig:
+    # W&B project: $WANDB_PROJECT when set, else "getdata".
+    project: str = "${oc.env:WANDB_PROJECT,getdata}"
+    # W&B entity (user or team); null means your default entity.
+    entity: Optional[str] = None
+    # The run's job type, as later pipeline steps expect it.
+    job_type: str = "get_data"
+    # Run group, e.g. the pipeline execution this fetch belongs to.
+    group: Optional[str] = None
+    # Run tags.
+    tags: list[str] = field(default_factory=list)
+    # auto | online | offline | disabled
+    mode: WandbMode = WandbMode.auto
+
+
+@dataclass
+class AppConfig:
+    # Where the data comes from: source=http|local|s3|fsspec, or a catalog entry (dataset=...).
+    source: SourceConfig = MISSING
+    artifact: ArtifactConfig = field(default_factory=ArtifactConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    inspect: InspectConfig = field(default_factory=InspectConfig)
+    # Folder the fetched file is kept in (W&B reads it from there); null means <run dir>/data.
+    data_dir: Optional[str] = None
+
+
+SOURCE_KINDS: dict[str, type[SourceConfig]] = {
+    "http": HttpSource,
+    "local": LocalSource,
+    "s3": S3Source,
+    "fsspec": FsspecSource,
+}
+
+
+def register_configs() -> None:
+    """Store the schemas in Hydra's ConfigStore and register the ``getdata.data`` resolver."""
+    cs = ConfigStore.instance()
+    cs.store(name="getdata_schema", node=AppConfig)
+    for kind, node in SOURCE_KINDS.items():
+        cs.store(group="source", name=kind, node=node)
+    if not OmegaConf.has_resolver("getdata.data"):
+        OmegaConf.register_new_resolver("getdata.data", bundled_data)

@@ -1,0 +1,63 @@
+"""Keep secrets out of logs, run configs and artifact metadata.
+
+A URL keeps its shape (scheme, host, path, harmless query) so a reader can still tell which source
+it was; only the secret parts are replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+
+# Query parameters and mapping keys whose values are credentials. Matched case-insensitively as
+# whole names or as suffixes/prefixes (X-Amz-Signature, access_token, sig, ...).
+_SECRET_NAME = re.compile(
+    r"(^|[-_.])(sig|signature|token|secret|password|passwd|pwd|key|apikey|api_key|credential|"
+    r"credentials|auth|authorization|cookie|session|security-token)$|^x-amz-|^x-goog-|^aws_",
+    re.IGNORECASE,
+)
+# Header names that carry credentials.
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a header, query parameter or option name that holds a credential."""
+    lowered = name.lower()
+    if lowered in _SECRET_HEADERS:
+        return True
+    # Storage options such as key/secret/token (s3fs) and client_kwargs' aws_* entries.
+    return bool(_SECRET_NAME.search(lowered))
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password and without the values of secret query parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if is_secret_name(k) else v) for k, v in pairs], safe="*", doseq=False
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A copy of a config-like value (dicts, lists, strings) with every secret masked."""
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, key) for v in value]
+    if key and is_secret_name(key) and value is not None:
+        return MASK
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    return value

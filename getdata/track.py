@@ -1,0 +1,95 @@
+"""The W&B run and artifact: the only module that imports wandb.
+
+Online when W&B credentials exist, offline otherwise, so getdata runs on a machine with no account;
+``WANDB_MODE`` and ``wandb.mode`` override that. One run per dataset, always finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import WandbConfig, WandbMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tracked:
+    mode: str
+    run_id: str
+    # Online: the run's page. Offline: the folder `wandb sync` uploads.
+    location: str
+    artifact: str
+
+
+def has_credentials() -> bool:
+    """True when wandb would find an API key without asking: environment or ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    try:
+        from wandb.sdk.lib.wbauth.wbnetrc import read_netrc_auth
+    except ImportError:  # wandb moved it: without a key we can find, stay offline
+        return False
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    try:
+        return bool(read_netrc_auth(host=host))
+    except Exception:  # an unreadable netrc means no usable credentials
+        return False
+
+
+def choose_mode(mode: WandbMode) -> str:
+    if mode is not WandbMode.auto:
+        return mode.value
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if has_credentials() else "offline"
+
+
+def log_artifact(
+    cfg: WandbConfig,
+    *,
+    run_config: dict[str, Any],
+    file: Path,
+    entry_name: str,
+    name: str,
+    type: str,
+    description: str,
+    metadata: dict[str, Any],
+    run_name: Optional[str] = None,
+) -> Tracked:
+    """Start a run, log ``file`` as artifact ``name`` in it, finish the run."""
+    import wandb
+
+    mode = choose_mode(cfg.mode)
+    run = wandb.init(
+        project=cfg.project,
+        entity=cfg.entity,
+        job_type=cfg.job_type,
+        group=cfg.group,
+        tags=list(cfg.tags) or None,
+        name=run_name,
+        mode=mode,  # type: ignore[arg-type]
+        config=run_config,
+        # A multirun job must never continue the previous job's run.
+        reinit="finish_previous",
+        # getdata's own output is already in Hydra's job log; don't mirror the console to W&B.
+        settings=wandb.Settings(console="off"),
+    )
+    exit_code = 1
+    try:
+        artifact = wandb.Artifact(name=name, type=type, description=description, metadata=metadata)
+        # "immutable": W&B reads the file where it is instead of copying it into its staging
+        # folder; the file stays in the run folder, so a later `wandb sync` still finds it.
+        artifact.add_file(str(file), name=entry_name, policy="immutable")
+        logged = run.log_artifact(artifact)
+        if mode == "online":
+            logged.wait()  # offline there is no server to wait for (and wait() raises)
+        exit_code = 0
+        location = run.url if mode == "online" and run.url else str(run.settings.sync_dir)
+        return Tracked(mode=mode, run_id=run.id, location=location, artifact=name)
+    finally:
+        run.finish(exit_code=exit_code)
