@@ -6,14 +6,15 @@ one schema per source kind in the ``source`` group, so ``source=http`` selects :
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from hydra.errors import ConfigCompositionException
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -151,6 +152,40 @@ class AppConfig:
     inspect: InspectConfig = field(default_factory=InspectConfig)
     # Folder the fetched file is kept in (W&B reads it from there); null means <run dir>/data.
     data_dir: Optional[str] = None
+
+
+def to_app_config(cfg: DictConfig) -> AppConfig:
+    """The typed config; a value left missing (``???``) is one clear line naming the key to set."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        keys = ", ".join(missing)
+        raise ConfigCompositionException(
+            f"missing value for {keys}: set it on the command line, e.g. {missing[0]}=..."
+        )
+    # Hydra accepts `+key=value` appends even on a typed config, and to_object then drops the
+    # key silently; a typo such as `+artifact.nmae=x` must fail instead.
+    unknown = _unknown_keys(cfg)
+    if unknown:
+        raise ConfigCompositionException(
+            f"unknown key {', '.join(unknown)}: see `getdata --cfg job` for the settings there are"
+        )
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def _unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    schema = OmegaConf.get_type(node)
+    known = {f.name for f in fields(schema)} if is_dataclass(schema) else None
+    found = []
+    for key in node:
+        if key == "hydra" and not prefix:
+            continue
+        if known is not None and key not in known:
+            found.append(f"{prefix}{key}")
+            continue
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            found += _unknown_keys(child, f"{prefix}{key}.")
+    return found
 
 
 SOURCE_KINDS: dict[str, type[SourceConfig]] = {
