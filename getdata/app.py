@@ -35,12 +35,10 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     log.info("fetching %s", source.display)
     data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
     with describe(source.display):
-        info = source.stat()
         fetched = fetch(
             source,
             data_dir,
             chunk_size=cfg.fetch.chunk_size,
-            expected_size=info.size,
             sha256=cfg.source.sha256,
             md5=cfg.source.md5,
             progress=cfg.fetch.progress,
@@ -61,7 +59,7 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     name = cfg.artifact.name or artifact_name(source.basename)
     metadata = {
         **cfg.artifact.metadata,
-        "source": {"url": source.display, "kind": source.kind, **info.as_metadata()},
+        "source": {"url": source.display, "kind": source.kind, **fetched.info.as_metadata()},
         "size": fetched.size,
         "sha256": fetched.sha256,
         "md5": fetched.md5,

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from fsspec.callbacks import Callback, TqdmCallback
 
 from .errors import IntegrityError
-from .sources import Source
+from .sources import Source, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class Fetched:
     sha256: str
     md5: str
     seconds: float
+    # What the source said about the object while we read it (size, ETag, ...).
+    info: SourceInfo
 
 
 def fetch(
@@ -42,7 +44,6 @@ def fetch(
     dest_dir: Path,
     *,
     chunk_size: int,
-    expected_size: Optional[int] = None,
     sha256: Optional[str] = None,
     md5: Optional[str] = None,
     progress: bool = True,
@@ -54,9 +55,9 @@ def fetch(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            fetched = _stream(source, out, chunk_size, expected_size, progress)
+            fetched = _stream(source, out, chunk_size, progress)
         fetched.path = target
-        _verify(source, fetched, expected_size, sha256, md5)
+        _verify(source, fetched, sha256, md5)
         os.replace(tmp, target)
     except BaseException:
         # Any failure, Ctrl-C included: no half file stays behind.
@@ -65,15 +66,14 @@ def fetch(
     return fetched
 
 
-def _stream(
-    source: Source, out: Any, chunk_size: int, expected_size: Optional[int], progress: bool
-) -> Fetched:
+def _stream(source: Source, out: Any, chunk_size: int, progress: bool) -> Fetched:
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     size = 0
     started = time.monotonic()
+    opened = source.open()
     callback = _progress_callback(source.basename, progress)
-    callback.set_size(expected_size)
-    with source.open() as stream:
+    callback.set_size(opened.info.size)
+    with opened.stream as stream:
         while chunk := stream.read(chunk_size):
             out.write(chunk)
             sha256.update(chunk)
@@ -87,16 +87,17 @@ def _stream(
         sha256=sha256.hexdigest(),
         md5=md5.hexdigest(),
         seconds=time.monotonic() - started,
+        info=opened.info,
     )
 
 
 def _verify(
     source: Source,
     fetched: Fetched,
-    expected_size: Optional[int],
     sha256: Optional[str],
     md5: Optional[str],
 ) -> None:
+    expected_size = fetched.info.size
     if expected_size is not None and fetched.size != expected_size:
         raise IntegrityError(
             f"{source.display}: truncated or overlong body: the source announced "

@@ -36,6 +36,16 @@ class SourceInfo:
 
 
 @dataclass
+class Opened:
+    """An open byte stream, what the source said about it, and where in the object it starts."""
+
+    stream: BinaryIO
+    info: SourceInfo
+    # The offset the stream starts at: the one asked for, or 0 when the source could not resume.
+    start: int = 0
+
+
+@dataclass
 class Source:
     """One object to read: the filesystem, the path it knows it by, and how to open it."""
 
@@ -56,8 +66,44 @@ class Source:
             raise SourceError(f"{self.display}: is a directory, not a file")
         return _normalise_info(info)
 
-    def open(self) -> BinaryIO:
-        return self.fs.open(self.path, "rb", **self.open_kwargs)
+    def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
+        """Open for sequential reading from byte ``start`` (0 unless resuming).
+
+        ``validator`` is the ETag the bytes before ``start`` came from; a source that can tell
+        restarts from 0 when the object has changed since, instead of splicing two versions.
+        """
+        info = self.stat()
+        if start and validator and info.etag and info.etag != validator:
+            start = 0
+        stream = self.fs.open(self.path, "rb", **self.open_kwargs)
+        if start:
+            stream.seek(start)
+        return Opened(stream=stream, info=info, start=start)
+
+
+@dataclass
+class HttpStreamSource(Source):
+    """HTTP(S): one streaming GET whose response headers also answer stat().
+
+    fsspec's HTTP open() would first ask info() (a HEAD, and a GET more when the server sends no
+    Content-Length); the GET we stream already carries those headers, so we take them from it.
+    """
+
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
+        headers = dict(self.headers)
+        if start:
+            headers["Range"] = f"bytes={start}-"
+            if validator:
+                # If the object changed, the server sends all of it (200) instead of the rest.
+                headers["If-Range"] = validator
+        # block_size=0: a streaming file (one GET, no Range needed, size may be unknown);
+        # size=-1 only tells fsspec not to ask info() first (the stream file never uses it).
+        stream = self.fs.open(self.path, "rb", block_size=0, size=-1, headers=headers)
+        response = stream.r
+        resumed = start if response.status == 206 else 0
+        return Opened(stream=stream, info=_http_info(response, resumed), start=resumed)
 
 
 def resolve(cfg: SourceConfig, chunk_size: int) -> Source:
@@ -95,16 +141,16 @@ def _http(cfg: HttpSource) -> Source:
         # across datasets of one process, with whatever headers it was made with.
         skip_instance_cache=True,
     )
-    return Source(
+    return HttpStreamSource(
         url=cfg.url,
         display=redact_url(cfg.url),
         kind="http",
         fs=fs,
         path=cfg.url,
         basename=_basename(urlsplit(cfg.url).path),
-        # block_size=0: one streaming GET. fsspec's default random-access file needs Range
-        # support and a known size, which `python -m http.server` and chunked responses lack.
-        open_kwargs={"block_size": 0},
+        # identity: the file's own bytes, so Content-Length and Range count the same bytes we
+        # hash (a server may still compress; aiohttp then decompresses and we ignore the length).
+        headers={"Accept-Encoding": "identity", **cfg.headers},
     )
 
 
@@ -153,6 +199,23 @@ def _local(cfg: LocalSource) -> Source:
 def _basename(path: str) -> str:
     name = posixpath.basename(unquote(path).rstrip("/"))
     return name or "data"
+
+
+def _http_info(response: Any, start: int) -> SourceInfo:
+    """SourceInfo from an aiohttp response to a GET (206 when resuming from ``start``)."""
+    headers = response.headers
+    size: Optional[int] = None
+    if response.status == 206 and "/" in headers.get("Content-Range", ""):
+        total = headers["Content-Range"].rsplit("/", 1)[1]
+        size = int(total) if total.isdigit() else None
+    elif "Content-Length" in headers and headers.get("Content-Encoding", "identity") == "identity":
+        size = int(headers["Content-Length"]) + start
+    return SourceInfo(
+        size=size,
+        etag=headers.get("ETag"),
+        last_modified=headers.get("Last-Modified"),
+        content_type=headers.get("Content-Type", "").partition(";")[0] or None,
+    )
 
 
 def _normalise_info(info: dict[str, Any]) -> SourceInfo:

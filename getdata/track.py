@@ -93,3 +93,7 @@ def log_artifact(
         return Tracked(mode=mode, run_id=run.id, location=location, artifact=name)
     finally:
         run.finish(exit_code=exit_code)
+        # finish() can return before wandb-core has flushed the offline run file (seen: 1 run
+        # in 25 had only its header); teardown waits for it, so the run is complete on disk
+        # when this job returns, and the next job of a sweep starts a fresh wandb session.
+        wandb.teardown()

@@ -1,0 +1,83 @@
+"""Helpers the tests share: run getdata in-process or as a subprocess, read back what W&B wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from getdata.app import Result, run
+from getdata.config import config_dir, register_configs, to_app_config
+from tests.wandb_file import LoggedArtifact, artifacts, find_run_files
+
+register_configs()
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wandb_env(root: Path) -> dict[str, str]:
+    """Environment for an offline wandb whose every folder is under ``root``."""
+    return {
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(root / "wandb-dir"),
+        "WANDB_DATA_DIR": str(root / "wandb-data"),
+        "WANDB_CACHE_DIR": str(root / "wandb-cache"),
+        "WANDB_CONFIG_DIR": str(root / "wandb-config"),
+        "WANDB_SILENT": "true",
+        "WANDB_DISABLE_GIT": "true",
+        "WANDB_PROJECT": "getdata-tests",
+    }
+
+
+def run_in_process(run_dir: Path, *overrides: str) -> Result:
+    """Compose the config like the app does and call ``getdata.app.run``."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    run_config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    return run(to_app_config(cfg), run_dir, run_config)  # type: ignore[arg-type]
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """``python -m getdata ARGS`` in a subprocess, as a user runs it."""
+    full_env = {**os.environ, **env}
+    full_env.pop("HYDRA_FULL_ERROR", None)  # the tests check the short, user-facing errors
+    return subprocess.run(
+        [python, "-m", "getdata", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def logged(root: Path) -> list[tuple[Path, LoggedArtifact]]:
+    """Every artifact in every offline run file under ``root``'s wandb folder."""
+    return [
+        (run_file, artifact)
+        for run_file in find_run_files(root / "wandb-dir")
+        for artifact in artifacts(run_file)
+    ]
+
+
+def md5_b64(data: bytes) -> str:
+    """The digest W&B records for a file entry: base64 of the raw MD5."""
+    return b64encode(hashlib.md5(data).digest()).decode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def only(items: list[Any]) -> Any:
+    assert len(items) == 1, f"expected exactly one, got {len(items)}: {items!r}"
+    return items[0]
