@@ -12,7 +12,7 @@ from typing import Any
 from . import __version__
 from .config import AppConfig
 from .errors import describe
-from .fetch import fetch, human_bytes
+from .fetch import Retry, fetch, human_bytes
 from .inspect import inspect_file
 from .redact import redact
 from .sources import resolve
@@ -39,6 +39,7 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
             source,
             data_dir,
             chunk_size=cfg.fetch.chunk_size,
+            retry=Retry(cfg.fetch.attempts, cfg.fetch.backoff, cfg.fetch.backoff_max),
             sha256=cfg.source.sha256,
             md5=cfg.source.md5,
             progress=cfg.fetch.progress,

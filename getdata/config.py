@@ -72,6 +72,8 @@ class S3Source(SourceConfig):
     endpoint_url: Optional[str] = None
     # Read a public bucket without credentials.
     anon: bool = False
+    # Seconds to wait for the connection and for each read before giving up.
+    timeout: float = 60.0
     # A specific object version (versioned buckets only).
     version_id: Optional[str] = None
     # Passed to s3fs.S3FileSystem as keyword arguments (profile, client_kwargs, ...).
@@ -98,6 +100,12 @@ class FetchConfig:
     chunk_size: int = 4 * 1024 * 1024
     # Show a progress bar on a terminal (plain log lines otherwise).
     progress: bool = True
+    # Tries in all for transient faults (dropped connection, timeout, HTTP 5xx/429, short body).
+    attempts: int = 5
+    # First wait between tries in seconds; doubles each time, with random jitter.
+    backoff: float = 0.5
+    # Longest wait between tries, also the cap on a server's Retry-After.
+    backoff_max: float = 30.0
 
 
 @dataclass

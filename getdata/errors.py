@@ -1,15 +1,22 @@
-"""The one exception type the app raises for problems a user can act on.
+"""What went wrong, in the user's words: error types, transient-or-permanent, and one-line messages.
 
-It derives from Hydra's ``CompactHydraException`` so that Hydra prints just the message (one line)
-instead of a traceback; ``HYDRA_FULL_ERROR=1`` still shows the full traceback.
+``GetDataError`` derives from Hydra's ``CompactHydraException`` so that Hydra prints just the
+message (one line) instead of a traceback; ``HYDRA_FULL_ERROR=1`` still shows the full traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 from hydra.errors import CompactHydraException
+
+from .redact import redact_text
+
+# HTTP statuses worth another try: the server is busy or briefly broken, not the request wrong.
+TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
 class GetDataError(CompactHydraException):
@@ -24,6 +31,148 @@ class IntegrityError(GetDataError):
     """The bytes that arrived are not the bytes we were promised (checksum, length, format)."""
 
 
+class TruncatedError(IntegrityError):
+    """The body ended before (or after) the length the source announced; worth a retry."""
+
+
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes, outermost first (fsspec hides the real cause in __cause__)."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def http_status(exc: BaseException) -> Optional[int]:
+    for item in chain(exc):
+        status = getattr(item, "status", None)
+        if isinstance(status, int) and 100 <= status < 600:
+            return status
+    return None
+
+
+def _aws_code(exc: BaseException) -> Optional[str]:
+    for item in chain(exc):
+        response = getattr(item, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            if code:
+                return str(code)
+    return None
+
+
+def _connect_failure(exc: BaseException) -> Optional[str]:
+    """'dns' or 'refused' when the connection could not even be made, else None."""
+    for item in chain(exc):
+        name = type(item).__name__
+        if name == "ClientConnectorDNSError" or "Name or service not known" in str(item):
+            return "dns"
+        if isinstance(item, ConnectionRefusedError) or "Connection refused" in str(item):
+            return "refused"
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the same request may well succeed if we wait and try again."""
+    if isinstance(exc, TruncatedError):
+        return True
+    if isinstance(exc, GetDataError):
+        return False
+    status = http_status(exc)
+    if status is not None:
+        return status in TRANSIENT_STATUSES
+    if _aws_code(exc) in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}:
+        return True
+    if _connect_failure(exc):
+        return False
+    for item in chain(exc):
+        if isinstance(item, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            return False
+        if isinstance(item, (TimeoutError, asyncio.TimeoutError, ConnectionError)):
+            return True
+        name = type(item).__name__
+        # aiohttp's and botocore's names for "the connection broke while reading".
+        if name in {
+            "ClientPayloadError",
+            "ServerDisconnectedError",
+            "ClientOSError",
+            "ContentLengthError",
+            "TransferEncodingError",
+            "ResponseStreamingError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "EndpointConnectionError",
+            "IncompleteReadError",
+        }:
+            return True
+    return False
+
+
+def retry_after(exc: BaseException) -> Optional[float]:
+    """Seconds the server asked us to wait (Retry-After in seconds), if it said."""
+    for item in chain(exc):
+        headers = getattr(item, "headers", None)
+        value = headers.get("Retry-After") if headers is not None else None
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None  # an HTTP date: rare; fall back to our own backoff
+    return None
+
+
+def explain(exc: BaseException) -> str:
+    """The cause in plain words, with a hint where we have one."""
+    status = http_status(exc)
+    code = _aws_code(exc)
+    connect = _connect_failure(exc)
+    if isinstance(exc, GetDataError):
+        return str(exc)
+    if status in (401, 403):
+        return f"access denied (HTTP {status}): check the credentials or source.headers"
+    if status == 404:
+        return "not found (HTTP 404): check the URL"
+    if status == 429:
+        return "rate limited (HTTP 429): the server asks us to slow down; try again later"
+    if status is not None:
+        return f"the server answered HTTP {status}"
+    if code in {"NoSuchBucket"}:
+        return "no such bucket: check the bucket name and source.endpoint_url"
+    if code in {"NoSuchKey", "404"}:
+        return "no such key in the bucket: check the key"
+    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}:
+        return f"access denied ({code}): check the AWS credentials, or source.anon=true"
+    if connect == "dns":
+        return "unknown host: check the host name in the URL"
+    if connect == "refused":
+        return "connection refused: is the server running, and is the port right?"
+    for item in chain(exc):
+        name = type(item).__name__
+        if name == "NoCredentialsError":
+            return (
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                "or AWS_PROFILE, or use source.anon=true for a public bucket"
+            )
+        if isinstance(item, IsADirectoryError):
+            return "is a directory, not a file"
+        if isinstance(item, FileNotFoundError):
+            return "not found: check the path or URL"
+        if isinstance(item, PermissionError):
+            return "permission denied: check the credentials or file permissions"
+        if isinstance(item, (TimeoutError, asyncio.TimeoutError)):
+            return "timed out: the server did not answer in time (see source.timeout)"
+        if isinstance(item, ConnectionError) or name in {
+            "ClientPayloadError",
+            "ServerDisconnectedError",
+        }:
+            return "the connection broke while reading"
+    innermost = list(chain(exc))[-1]
+    text = str(innermost).strip().splitlines()[0] if str(innermost).strip() else ""
+    return f"{type(innermost).__name__}: {text}" if text else type(innermost).__name__
+
+
 @contextmanager
 def describe(source: str) -> Iterator[None]:
     """Turn a low-level failure while reading ``source`` into a one-line :class:`SourceError`."""
@@ -31,19 +180,5 @@ def describe(source: str) -> Iterator[None]:
         yield
     except GetDataError:
         raise
-    except FileNotFoundError as exc:
-        raise SourceError(f"{source}: not found ({_cause(exc)})") from exc
-    except IsADirectoryError as exc:
-        raise SourceError(f"{source}: is a directory, not a file") from exc
-    except PermissionError as exc:
-        raise SourceError(f"{source}: permission denied ({_cause(exc)})") from exc
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"{source}: {_cause(exc)}") from exc
-
-
-def _cause(exc: BaseException) -> str:
-    """The most specific message in an exception chain (fsspec wraps the real cause)."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    except Exception as exc:
+        raise SourceError(redact_text(f"{source}: {explain(exc)}")) from exc

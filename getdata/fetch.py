@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import random
 import sys
 import tempfile
 import time
@@ -19,7 +20,8 @@ from typing import Any, Optional
 
 from fsspec.callbacks import Callback, TqdmCallback
 
-from .errors import IntegrityError
+from .errors import IntegrityError, SourceError, TruncatedError, explain, is_transient, retry_after
+from .redact import redact_text
 from .sources import Source, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,37 @@ class Fetched:
     seconds: float
     # What the source said about the object while we read it (size, ETag, ...).
     info: SourceInfo
+    attempts: int = 1
+
+
+@dataclass
+class Retry:
+    """How hard to try: ``attempts`` in all, waiting ``backoff`` × 2ⁿ (with jitter) in between."""
+
+    attempts: int = 5
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+
+    def delay(self, attempt: int, exc: BaseException) -> float:
+        asked = retry_after(exc)
+        if asked is not None:
+            return min(asked, self.backoff_max)
+        # Full jitter: parallel jobs that failed together do not retry together.
+        return random.uniform(0, min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
+
+
+class _Progress:
+    """The bytes and hashes so far: what a resumed attempt continues from."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5()
+        # What identifies the version of the object the bytes so far came from.
+        self.validator: Optional[str] = None
 
 
 def fetch(
@@ -44,51 +77,103 @@ def fetch(
     dest_dir: Path,
     *,
     chunk_size: int,
+    retry: Optional[Retry] = None,
     sha256: Optional[str] = None,
     md5: Optional[str] = None,
     progress: bool = True,
 ) -> Fetched:
-    """Copy ``source`` to ``dest_dir/<basename>`` and return its size and hashes."""
+    """Copy ``source`` to ``dest_dir/<basename>`` and return its size and hashes.
+
+    Transient failures (connection drops, timeouts, 5xx, 429, short bodies) are retried with
+    backoff; where the source can serve a range of the same version, the retry resumes.
+    """
+    retry = retry or Retry()
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / source.basename
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=dest_dir)
     tmp = Path(tmp_name)
+    started = time.monotonic()
+    state = _Progress()
+    callback = _progress_callback(source.basename, progress)
     try:
         with os.fdopen(fd, "wb") as out:
-            fetched = _stream(source, out, chunk_size, progress)
-        fetched.path = target
+            attempt = 1
+            while True:
+                try:
+                    info = _stream(source, out, state, chunk_size, callback)
+                    break
+                except Exception as exc:
+                    if attempt >= retry.attempts or not is_transient(exc):
+                        if attempt > 1 and is_transient(exc):
+                            raise SourceError(
+                                redact_text(
+                                    f"{source.display}: {explain(exc)} "
+                                    f"(gave up after {attempt} attempts)"
+                                )
+                            ) from exc
+                        raise
+                    wait = retry.delay(attempt, exc)
+                    log.warning(
+                        "%s: %s; %s in %.1f s (attempt %d of %d)",
+                        source.display,
+                        explain(exc),
+                        "resuming" if state.validator and state.size else "retrying",
+                        wait,
+                        attempt + 1,
+                        retry.attempts,
+                    )
+                    time.sleep(wait)
+                    attempt += 1
+        callback.close()
+        fetched = Fetched(
+            path=target,
+            size=state.size,
+            sha256=state.sha256.hexdigest(),
+            md5=state.md5.hexdigest(),
+            seconds=time.monotonic() - started,
+            info=info,
+            attempts=attempt,
+        )
         _verify(source, fetched, sha256, md5)
         os.replace(tmp, target)
     except BaseException:
-        # Any failure, Ctrl-C included: no half file stays behind.
+        # Any failure, Ctrl-C and SIGTERM included: no half file stays behind.
+        callback.close()
         tmp.unlink(missing_ok=True)
         raise
     return fetched
 
 
-def _stream(source: Source, out: Any, chunk_size: int, progress: bool) -> Fetched:
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    size = 0
-    started = time.monotonic()
-    opened = source.open()
-    callback = _progress_callback(source.basename, progress)
+def _stream(
+    source: Source, out: Any, state: _Progress, chunk_size: int, callback: Callback
+) -> SourceInfo:
+    """Read the source from where ``state`` left off (or from 0), writing and hashing."""
+    # Resume only when we can name the version the bytes so far came from.
+    start = state.size if state.validator else 0
+    opened = source.open(start=start, validator=state.validator)
+    if opened.start != state.size:
+        # The source could not resume (no Range support, or the object changed): start over.
+        out.seek(0)
+        out.truncate()
+        state.reset()
+        callback.relative_update(-callback.value)
+    if opened.start == 0:
+        state.validator = opened.info.validator()
     callback.set_size(opened.info.size)
     with opened.stream as stream:
         while chunk := stream.read(chunk_size):
             out.write(chunk)
-            sha256.update(chunk)
-            md5.update(chunk)
-            size += len(chunk)
+            state.sha256.update(chunk)
+            state.md5.update(chunk)
+            state.size += len(chunk)
             callback.relative_update(len(chunk))
-    callback.close()
-    return Fetched(
-        path=Path(),
-        size=size,
-        sha256=sha256.hexdigest(),
-        md5=md5.hexdigest(),
-        seconds=time.monotonic() - started,
-        info=opened.info,
-    )
+    expected = opened.info.size
+    if expected is not None and state.size != expected:
+        raise TruncatedError(
+            f"{source.display}: the body ended after {state.size} of the {expected} bytes "
+            "the source announced"
+        )
+    return opened.info
 
 
 def _verify(
@@ -97,12 +182,6 @@ def _verify(
     sha256: Optional[str],
     md5: Optional[str],
 ) -> None:
-    expected_size = fetched.info.size
-    if expected_size is not None and fetched.size != expected_size:
-        raise IntegrityError(
-            f"{source.display}: truncated or overlong body: the source announced "
-            f"{expected_size} bytes, {fetched.size} arrived; nothing was kept"
-        )
     for name, expected, got in (("sha256", sha256, fetched.sha256), ("md5", md5, fetched.md5)):
         if expected and expected.strip().lower() != got:
             raise IntegrityError(

@@ -6,6 +6,7 @@ it was; only the secret parts are replaced.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,3 +62,35 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, str) and "://" in value:
         return redact_url(value)
     return value
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>\]\[,]+")
+# `key=value` / `key: value` where the key (its last dotted part) names a secret: command-line
+# overrides (`+source.headers.Authorization=...`) and YAML lines (`Authorization: Bearer ...`).
+_KEY_VALUE = re.compile(
+    r"(?P<key>[+~]?[A-Za-z_][\w.-]*)(?P<sep>\s*[:=]\s*)(?P<value>\S.*?)(?=$|['\",\]])"
+)
+
+
+def redact_text(text: str) -> str:
+    """Free text (log lines, saved overrides, error messages) with secrets masked."""
+
+    def mask_pair(match: re.Match[str]) -> str:
+        key = match["key"].lstrip("+~").rsplit(".", 1)[-1]
+        if is_secret_name(key) and "://" not in match["value"]:
+            return f"{match['key']}{match['sep']}{MASK}"
+        return match.group(0)
+
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return "\n".join(_KEY_VALUE.sub(mask_pair, line) for line in text.split("\n"))
+
+
+class RedactFilter(logging.Filter):
+    """A logging filter that masks secrets in every record (used by Hydra's logging config)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True

@@ -34,6 +34,12 @@ class SourceInfo:
     def as_metadata(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
+    def validator(self) -> Optional[str]:
+        """What identifies this version for a resume: a strong ETag, else Last-Modified."""
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
 
 @dataclass
 class Opened:
@@ -73,8 +79,8 @@ class Source:
         restarts from 0 when the object has changed since, instead of splicing two versions.
         """
         info = self.stat()
-        if start and validator and info.etag and info.etag != validator:
-            start = 0
+        if start and (validator is None or info.validator() != validator):
+            start = 0  # changed since, or no way to tell: never splice two versions
         stream = self.fs.open(self.path, "rb", **self.open_kwargs)
         if start:
             stream.seek(start)
@@ -162,6 +168,10 @@ def _s3(cfg: S3Source, chunk_size: int) -> Source:
     if cfg.endpoint_url:
         options["endpoint_url"] = cfg.endpoint_url
     options["anon"] = cfg.anon
+    config_kwargs = dict(options.pop("config_kwargs", {}))
+    config_kwargs.setdefault("connect_timeout", cfg.timeout)
+    config_kwargs.setdefault("read_timeout", cfg.timeout)
+    options["config_kwargs"] = config_kwargs
     if cfg.version_id:
         options["version_aware"] = True
     fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
