@@ -65,24 +65,35 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>\]\[,]+")
-# `key=value` / `key: value` where the key (its last dotted part) names a secret: command-line
-# overrides (`+source.headers.Authorization=...`) and YAML lines (`Authorization: Bearer ...`).
-_KEY_VALUE = re.compile(
-    r"(?P<key>[+~]?[A-Za-z_][\w.-]*)(?P<sep>\s*[:=]\s*)(?P<value>\S.*?)(?=$|['\",\]])"
+
+# Three shapes in which a secret's name stands before its value: a command-line override
+# (`+source.headers.Authorization='Bearer x'`), a YAML line (`  Authorization: Bearer x`) and a
+# Python mapping (`{'Authorization': 'Bearer x'}`). The value is masked when the key (its last
+# dotted part) names a secret.
+_ASSIGN = re.compile(
+    r"(?P<key>[+~]?[A-Za-z_][\w.-]*)(?P<sep>=)(?P<value>'[^']*'|\"[^\"]*\""
+    # unquoted: words up to the next `key=` word (a header value like `Bearer abc` has a space)
+    r"|[^\s,\]'\"]+(?:\s+(?![+~]?[A-Za-z_][\w.-]*=)[^\s,\]'\"]+)*)"
 )
+_YAML = re.compile(r"^(?P<key>\s*(?:-\s+)?[A-Za-z_][\w.-]*)(?P<sep>:\s+)(?P<value>\S.*)$", re.M)
+_MAPPING = re.compile(
+    r"(?P<key>['\"][\w.-]+['\"])(?P<sep>\s*:\s*)(?P<value>'[^']*'|\"[^\"]*\"|[^\s,}]+)"
+)
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    key = match["key"].strip().strip("'\"").lstrip("+~-").strip().rsplit(".", 1)[-1]
+    if is_secret_name(key):
+        return f"{match['key']}{match['sep']}{MASK}"
+    return match.group(0)
 
 
 def redact_text(text: str) -> str:
     """Free text (log lines, saved overrides, error messages) with secrets masked."""
-
-    def mask_pair(match: re.Match[str]) -> str:
-        key = match["key"].lstrip("+~").rsplit(".", 1)[-1]
-        if is_secret_name(key) and "://" not in match["value"]:
-            return f"{match['key']}{match['sep']}{MASK}"
-        return match.group(0)
-
     text = _URL.sub(lambda m: redact_url(m.group(0)), text)
-    return "\n".join(_KEY_VALUE.sub(mask_pair, line) for line in text.split("\n"))
+    for pattern in (_ASSIGN, _YAML, _MAPPING):
+        text = pattern.sub(_mask_pair, text)
+    return text
 
 
 class RedactFilter(logging.Filter):

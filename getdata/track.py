@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import WandbConfig, WandbMode
+from .redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +69,21 @@ def log_artifact(
     import wandb
 
     mode = choose_mode(cfg.mode)
-    run = wandb.init(
-        project=cfg.project,
-        entity=cfg.entity,
-        job_type=cfg.job_type,
-        group=cfg.group,
-        tags=list(cfg.tags) or None,
-        name=run_name,
-        mode=mode,  # type: ignore[arg-type]
-        config=run_config,
-        # A multirun job must never continue the previous job's run.
-        reinit="finish_previous",
-        # getdata's own output is already in Hydra's job log; don't mirror the console to W&B.
-        settings=wandb.Settings(console="off"),
-    )
+    with _argv_redacted():
+        run = wandb.init(
+            project=cfg.project,
+            entity=cfg.entity,
+            job_type=cfg.job_type,
+            group=cfg.group,
+            tags=list(cfg.tags) or None,
+            name=run_name,
+            mode=mode,  # type: ignore[arg-type]
+            config=run_config,
+            # A multirun job must never continue the previous job's run.
+            reinit="finish_previous",
+            # getdata's output is already in Hydra's job log; don't mirror the console to W&B.
+            settings=wandb.Settings(console="off"),
+        )
     exit_code = 1
     try:
         artifact = wandb.Artifact(name=name, type=type, description=description, metadata=metadata)
@@ -97,3 +102,15 @@ def log_artifact(
         # in 25 had only its header); teardown waits for it, so the run is complete on disk
         # when this job returns, and the next job of a sweep starts a fresh wandb session.
         wandb.teardown()
+
+
+@contextmanager
+def _argv_redacted() -> Iterator[None]:
+    """W&B records the command line (sys.argv) in the run's metadata; overrides may hold a
+    signed URL or a header, so it sees them masked."""
+    saved = sys.argv[:]
+    sys.argv[1:] = [redact_text(arg) for arg in saved[1:]]
+    try:
+        yield
+    finally:
+        sys.argv[:] = saved

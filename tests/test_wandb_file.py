@@ -97,6 +97,7 @@ def test_offline_run_round_trip(wandb_dir: Path, tmp_path: Path) -> None:
     assert dict(run.config)["artifact"] == {"version": "v1"}
     run_id = run.id
     run.finish()
+    wandb.teardown()  # finish() may return before wandb-core flushed the run file
 
     path = _single_run_file(wandb_dir)
     assert path.name == f"run-{run_id}.wandb"
@@ -144,6 +145,7 @@ def test_two_artifacts_and_multi_block_records(wandb_dir: Path, tmp_path: Path) 
     run.log_artifact(_artifact(tmp_path, "first", {"n": 1}))
     run.log_artifact(_artifact(tmp_path, "second", big))
     run.finish()
+    wandb.teardown()  # finish() may return before wandb-core flushed the run file
 
     path = _single_run_file(wandb_dir)
     assert path.stat().st_size > 2 * BLOCK_SIZE
@@ -162,6 +164,7 @@ def test_corruption_is_detected(wandb_dir: Path, tmp_path: Path) -> None:
     run = wandb.init(project="wandb-file-test", job_type="get_data")
     run.log_artifact(_artifact(tmp_path, "genres", {}))
     run.finish()
+    wandb.teardown()  # finish() may return before wandb-core flushed the run file
     good = _single_run_file(wandb_dir).read_bytes()
     assert read_records(_single_run_file(wandb_dir))
 

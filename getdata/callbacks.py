@@ -1,0 +1,76 @@
+"""Hydra callbacks: mask secrets in the config files Hydra saves, and summarise a sweep.
+
+Both are switched on in conf/config.yaml (hydra.callbacks).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from .app import REPORT_FILE
+from .redact import redact_text
+
+log = logging.getLogger("getdata")
+
+
+class RedactSavedConfig(Callback):
+    """Hydra writes the job's config and overrides to <run dir>/.hydra before the job starts; a
+    URL with a signature or a header given on the command line would sit there in clear."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        hydra_cfg = config.hydra
+        if hydra_cfg.output_subdir is None:
+            return
+        folder = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            path = folder / name
+            if path.is_file():
+                text = path.read_text()
+                clean = redact_text(text)
+                if clean != text:
+                    path.write_text(clean)
+
+
+class SweepSummary(Callback):
+    """At the end of a multirun: one line per dataset, summary.json in the sweep folder, and a
+    non-zero exit code when any dataset failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        reports = []
+        for path in sorted(sweep_dir.glob(f"*/{REPORT_FILE}"), key=_job_order):
+            report = json.loads(path.read_text())
+            report["job"] = path.parent.name
+            reports.append(report)
+        failed = [r for r in reports if r["status"] != "ok"]
+        summary = {"sweep_dir": str(sweep_dir), "jobs": len(reports), "failed": len(failed)}
+        (sweep_dir / "summary.json").write_text(
+            json.dumps({**summary, "datasets": reports}, indent=2) + "\n"
+        )
+        log.info("sweep summary (%s):", sweep_dir / "summary.json")
+        for r in reports:
+            if r["status"] == "ok":
+                log.info(
+                    "  %-4s %-20s ok      %s  %s bytes  sha256 %s",
+                    r["job"],
+                    r["dataset"],
+                    r["artifact"],
+                    r["size"],
+                    r["sha256"],
+                )
+            else:
+                log.info("  %-4s %-20s FAILED  %s", r["job"], r["dataset"], r["error"])
+        log.info("%d of %d datasets logged", len(reports) - len(failed), len(reports))
+        if failed:
+            raise SystemExit(1)
+
+
+def _job_order(path: Path) -> Any:
+    name = path.parent.name
+    return (0, int(name)) if name.isdigit() else (1, name)
