@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .app import REPORT_FILE
@@ -25,16 +27,30 @@ class RedactSavedConfig(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         hydra_cfg = config.hydra
-        if hydra_cfg.output_subdir is None:
-            return
-        folder = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
-        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
-            path = folder / name
-            if path.is_file():
-                text = path.read_text()
-                clean = redact_text(text)
-                if clean != text:
-                    path.write_text(clean)
+        paths = []
+        if hydra_cfg.output_subdir is not None:
+            folder = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
+            paths += [folder / name for name in ("config.yaml", "hydra.yaml", "overrides.yaml")]
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # The sweeper saves the sweep's config before the first job starts.
+            paths.append(Path(hydra_cfg.sweep.dir) / "multirun.yaml")
+        for path in paths:
+            _redact_file(path)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        _redact_file(Path(config.hydra.sweep.dir) / "multirun.yaml")
+
+
+def _redact_file(path: Path) -> None:
+    if not path.is_file():
+        return
+    text = path.read_text()
+    clean = redact_text(text)
+    if clean != text:
+        # Parallel jobs may rewrite the same file: replace it whole, never half-written.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(clean)
+        os.replace(tmp, path)
 
 
 class SweepSummary(Callback):

@@ -75,7 +75,9 @@ _ASSIGN = re.compile(
     # unquoted: words up to the next `key=` word (a header value like `Bearer abc` has a space)
     r"|[^\s,\]'\"]+(?:\s+(?![+~]?[A-Za-z_][\w.-]*=)[^\s,\]'\"]+)*)"
 )
-_YAML = re.compile(r"^(?P<key>\s*(?:-\s+)?[A-Za-z_][\w.-]*)(?P<sep>:\s+)(?P<value>\S.*)$", re.M)
+_YAML = re.compile(
+    r"^(?P<key>[ \t]*(?:-[ \t]+)?[A-Za-z_][\w.-]*)(?P<sep>:[ \t]+)(?P<value>\S.*)$", re.M
+)
 _MAPPING = re.compile(
     r"(?P<key>['\"][\w.-]+['\"])(?P<sep>\s*:\s*)(?P<value>'[^']*'|\"[^\"]*\"|[^\s,}]+)"
 )

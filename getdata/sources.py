@@ -106,7 +106,16 @@ class HttpStreamSource(Source):
                 headers["If-Range"] = validator
         # block_size=0: a streaming file (one GET, no Range needed, size may be unknown);
         # size=-1 only tells fsspec not to ask info() first (the stream file never uses it).
-        stream = self.fs.open(self.path, "rb", block_size=0, size=-1, headers=headers)
+        try:
+            stream = self.fs.open(self.path, "rb", block_size=0, size=-1, headers=headers)
+        except FileNotFoundError as exc:
+            # fsspec turns a 404 into a bare FileNotFoundError(url); say what it was.
+            raise SourceError(f"{self.display}: not found (HTTP 404): check the URL") from exc
+        except Exception as exc:
+            if start and getattr(exc, "status", None) == 416:
+                # Nothing at that offset: the object is shorter than before. Start over.
+                return self.open(0)
+            raise
         response = stream.r
         resumed = start if response.status == 206 else 0
         return Opened(stream=stream, info=_http_info(response, resumed), start=resumed)

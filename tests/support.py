@@ -48,8 +48,9 @@ def run_cli(
     args: list[str], env: dict[str, str], cwd: Path, python: str = sys.executable
 ) -> subprocess.CompletedProcess[str]:
     """``python -m getdata ARGS`` in a subprocess, as a user runs it."""
-    full_env = {**os.environ, **env}
-    full_env.pop("HYDRA_FULL_ERROR", None)  # the tests check the short, user-facing errors
+    # The tests check the short, user-facing errors unless they ask for HYDRA_FULL_ERROR.
+    full_env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    full_env.update(env)
     return subprocess.run(
         [python, "-m", "getdata", *args],
         cwd=cwd,
@@ -81,3 +82,14 @@ def sha256_hex(data: bytes) -> str:
 def only(items: list[Any]) -> Any:
     assert len(items) == 1, f"expected exactly one, got {len(items)}: {items!r}"
     return items[0]
+
+
+def compose_cfg(*overrides: str) -> Any:
+    """The composed (untyped) config, as the Hydra app hands it to the job."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Temporary download files anywhere under ``root`` (there must never be any)."""
+    return sorted(root.rglob(".getdata-*.part"))
