@@ -782,3 +782,76 @@ class S3Server:
         """``s3://bucket/key`` -> ``(bucket, key)``."""
         parts = urlsplit(url)
         return parts.netloc, parts.path.lstrip("/")
+
+
+# --------------------------------------------------------------------------
+# TCP proxy that breaks connections (fault injection for any protocol, e.g. S3)
+# --------------------------------------------------------------------------
+
+
+class DropProxy:
+    """Forwards 127.0.0.1:<port> to ``upstream``; the first ``drop_times`` connections whose
+    responses exceed ``drop_after`` bytes are cut there, mid-body, like a network failure."""
+
+    def __init__(self, upstream: tuple[str, int], drop_after: int, drop_times: int = 1) -> None:
+        self.upstream = upstream
+        self.drop_after = drop_after
+        self.drops_left = drop_times
+        self.drops = 0
+        self._lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def __enter__(self) -> DropProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        server = socket.create_connection(self.upstream)
+
+        def upstream() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(65536):
+                    server.sendall(data)
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=upstream, daemon=True).start()
+        sent = 0
+        try:
+            while data := server.recv(65536):
+                with self._lock:
+                    drop = self.drops_left > 0 and sent + len(data) > self.drop_after
+                    if drop:
+                        self.drops_left -= 1
+                        self.drops += 1
+                if drop:
+                    client.sendall(data[: max(0, self.drop_after - sent)])
+                    break
+                client.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in (client, server):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pyarrow as pa
@@ -25,7 +26,7 @@ import wandb
 
 from getdata.app import JobReport, run_job
 from getdata.errors import explain, is_transient
-from tests.servers import free_port
+from tests.servers import DropProxy, free_port
 from tests.support import (
     compose_cfg,
     leftovers,
@@ -185,6 +186,23 @@ def test_redirect_is_followed(wb: Path, http_server) -> None:
     assert_ok(wb, report)
     _, artifact = only(logged(wb))
     assert only(artifact.entries).path == "latest.bin"
+
+
+def test_s3_drop_mid_body_recovers(wb: Path, s3, caplog: pytest.LogCaptureFixture) -> None:
+    big = os.urandom(12 * 2**20)
+    s3.put("bucket", "big.bin", big)
+    host, port = urlsplit(s3.endpoint_url).hostname, urlsplit(s3.endpoint_url).port
+    # Cut the first response carrying object bytes after 3 MiB: a real broken connection.
+    # (s3fs re-requests the rest of its block itself; getdata's own retry is the fallback.)
+    with DropProxy((host, port), drop_after=3 * 2**20) as proxy, caplog.at_level(logging.INFO):
+        report = job(
+            wb,
+            "source=s3",
+            "source.url=s3://bucket/big.bin",
+            f"source.endpoint_url={proxy.endpoint_url}",
+        )
+    assert proxy.drops == 1
+    assert_ok(wb, report, big)
 
 
 def test_no_content_length_and_no_ranges(wb: Path, http_server) -> None:
