@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -16,90 +19,290 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from . import __version__
-from .config import AppConfig, to_app_config
-from .errors import GetDataError, describe, explain
-from .fetch import Retry, fetch, human_bytes
+from .config import AppConfig, ArtifactMode, S3Source, to_app_config
+from .errors import GetDataError, IntegrityError, describe, explain
+from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
 from .inspect import inspect_file
 from .redact import redact, redact_text, redact_url
-from .sources import resolve
+from .sources import Source, SourceInfo, resolve
+from .state import State, fingerprint
 from .track import Tracked, log_artifact
 
 log = logging.getLogger("getdata")
+
+# A folder artifact's metadata lists at most this many files (W&B metadata should stay small).
+MAX_LISTED_FILES = 1000
 
 
 @dataclass
 class Result:
     artifact: str
+    status: str  # "ok" | "unchanged"
+    size: Optional[int] = None
+    sha256: Optional[str] = None
+    tracked: Optional[Tracked] = None
+
+
+@dataclass
+class Kept:
+    """One fetched (or unpacked) file, checked and in place, with what we know about it."""
+
+    path: Path
+    name: str  # its path inside the artifact
     size: int
     sha256: str
-    tracked: Tracked
+    md5: str
+    data: dict[str, Any]
 
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     source = resolve(cfg.source, cfg.fetch.chunk_size)
-    log.info("fetching %s", source.display)
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
+    name = cfg.artifact.name or artifact_name(source.basename)
     with describe(source.display):
-        fetched = fetch(
-            source,
-            data_dir,
-            chunk_size=cfg.fetch.chunk_size,
-            retry=Retry(cfg.fetch.attempts, cfg.fetch.backoff, cfg.fetch.backoff_max),
-            sha256=cfg.source.sha256,
-            md5=cfg.source.md5,
-            progress=cfg.fetch.progress,
-        )
+        members = source.members()
+        state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
+        current = _fingerprint(source, members) if state else None
+    if state and state.unchanged(current, source.display):
+        log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
+        return Result(artifact=name, status="unchanged")
+
+    if cfg.artifact.mode is ArtifactMode.reference:
+        result = _log_reference(cfg, source, name, run_config)
+    else:
+        log.info("fetching %s", source.display)
+        data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
+        kept, info = _fetch_all(cfg, source, members, data_dir, name)
+        folder = members is not None or cfg.source.extract
+        result = _log_files(cfg, source, name, kept, info, folder, run_config)
+    if state:
+        state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
+    return result
+
+
+def _fetch_all(
+    cfg: AppConfig, source: Source, members: Optional[list[Source]], data_dir: Path, name: str
+) -> tuple[list[Kept], SourceInfo]:
+    """Fetch one file, every file of a folder source, or an archive to unpack; check each.
+
+    A file lands in <data dir>/<file name>, a folder in <data dir>/<artifact name>/; W&B reads
+    them from there.
+    """
+    retry = Retry(cfg.fetch.attempts, cfg.fetch.backoff, cfg.fetch.backoff_max)
+
+    def one(item: Source, dest: Path, check_hash: bool) -> Fetched:
+        with describe(item.display):
+            return fetch(
+                item,
+                dest,
+                chunk_size=cfg.fetch.chunk_size,
+                retry=retry,
+                sha256=cfg.source.sha256 if check_hash else None,
+                md5=cfg.source.md5 if check_hash else None,
+                progress=cfg.fetch.progress,
+            )
+
+    if members is None and not cfg.source.extract:
+        fetched = one(source, data_dir, True)
+        return [_check(cfg, fetched.path, source.basename, fetched)], fetched.info
+
+    # A folder is assembled beside its final place and renamed when complete.
+    folder = data_dir / name
+    staging = data_dir / f".getdata-{name}.part"
+    shutil.rmtree(staging, ignore_errors=True)
     try:
-        data = inspect_file(fetched.path, source.basename, check=cfg.inspect.check_format)
+        if members is not None:
+            with ThreadPoolExecutor(max(1, cfg.fetch.workers)) as pool:
+                fetched_files = list(pool.map(lambda m: one(m, staging, False), members))
+            kept = [
+                _check(cfg, f.path, m.basename, f)
+                for m, f in zip(members, fetched_files, strict=True)
+            ]
+            info = SourceInfo(size=sum(f.size for f in fetched_files))
+        else:
+            archive = one(source, data_dir, True)
+            try:
+                kept = _unpack(cfg, archive.path, source.basename, staging)
+            finally:
+                archive.path.unlink(missing_ok=True)
+            info = archive.info
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(folder)
     except BaseException:
-        # A file that fails its check is not kept: nothing unlogged stays behind as if it were good.
-        fetched.path.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [replace(k, path=folder / k.name) for k in kept], info
+
+
+def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kept]:
+    from .extract import Limits, archive_kind, extract
+
+    if archive_kind(name) is None:
+        raise IntegrityError(f"{name}: source.extract=true, but this is not a known archive type")
+    limits = Limits(cfg.extract.max_files, cfg.extract.max_bytes, cfg.extract.max_ratio)
+    relpaths = extract(archive, staging, limits)
+    kept = []
+    for rel in relpaths:
+        path = staging / rel
+        sha, md5 = hash_file(path)
+        kept.append(
+            Kept(path, rel.as_posix(), path.stat().st_size, sha, md5, _inspect(cfg, path, rel.name))
+        )
+    return kept
+
+
+def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
+    try:
+        data = _inspect(cfg, path, name)
+    except BaseException:
+        # A file that fails its check is not kept: nothing unlogged stays behind as if good.
+        path.unlink(missing_ok=True)
         raise
     log.info(
-        "fetched %s in %.1f s (%s/s)",
+        "fetched %s: %s in %.1f s (%s/s)",
+        name,
         human_bytes(fetched.size),
         fetched.seconds,
         human_bytes(fetched.size / max(fetched.seconds, 1e-9)),
     )
+    return Kept(path, name, fetched.size, fetched.sha256, fetched.md5, data)
 
-    name = cfg.artifact.name or artifact_name(source.basename)
-    metadata = {
+
+def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
+    return inspect_file(
+        path,
+        name,
+        check=cfg.inspect.check_format,
+        enabled=cfg.inspect.enabled,
+        max_columns=cfg.inspect.max_columns,
+    )
+
+
+def _log_files(
+    cfg: AppConfig,
+    source: Source,
+    name: str,
+    kept: list[Kept],
+    info: SourceInfo,
+    folder: bool,
+    run_config: dict[str, Any],
+) -> Result:
+    size = sum(k.size for k in kept)
+    if not folder:
+        sha256 = kept[0].sha256
+        content: dict[str, Any] = {"sha256": sha256, "md5": kept[0].md5, "data": kept[0].data}
+    else:
+        # A folder's digest: the sha256 of its sorted "<sha256>  <path>" lines (like sha256sum).
+        listing = "".join(f"{k.sha256}  {k.name}\n" for k in sorted(kept, key=lambda k: k.name))
+        sha256 = hashlib.sha256(listing.encode()).hexdigest()
+        content = {
+            "sha256": sha256,
+            "file_count": len(kept),
+            "files": [
+                {"path": k.name, "size": k.size, "sha256": k.sha256, "data": k.data}
+                for k in kept[:MAX_LISTED_FILES]
+            ],
+            "files_truncated": len(kept) > MAX_LISTED_FILES,
+        }
+    metadata = _metadata(cfg, source, info, {"size": size, **content})
+    tracked = log_artifact(
+        cfg.wandb,
+        run_config=redact(run_config),
+        files=[(k.path, k.name) for k in kept],
+        name=name,
+        type=cfg.artifact.type,
+        description=_description(cfg, source),
+        metadata=redact(metadata),
+        preview=_preview(cfg, kept),
+    )
+    _closing_line(cfg, name, size, sha256, tracked)
+    return Result(artifact=name, status="ok", size=size, sha256=sha256, tracked=tracked)
+
+
+def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[str, Any]) -> Result:
+    if source.kind not in ("http", "s3"):
+        raise GetDataError(
+            f"{source.display}: artifact.mode=reference needs an http(s) or s3 source"
+        )
+    with describe(source.display):
+        info = source.stat()
+    log.info("referencing %s (no download)", source.display)
+    env = {}
+    if isinstance(cfg.source, S3Source) and cfg.source.endpoint_url:
+        env["AWS_S3_ENDPOINT_URL"] = cfg.source.endpoint_url  # where W&B's S3 handler looks
+    uri = source.url
+    if isinstance(cfg.source, S3Source) and cfg.source.version_id:
+        uri = f"{uri}?versionId={cfg.source.version_id}"
+    with describe(source.display):
+        tracked = log_artifact(
+            cfg.wandb,
+            run_config=redact(run_config),
+            references=[(uri, source.basename)],
+            reference_env=env,
+            name=name,
+            type=cfg.artifact.type,
+            description=_description(cfg, source),
+            metadata=redact(_metadata(cfg, source, info, {"size": info.size, "reference": True})),
+        )
+    _closing_line(cfg, name, info.size, None, tracked)
+    return Result(artifact=name, status="ok", size=info.size, tracked=tracked)
+
+
+def _metadata(
+    cfg: AppConfig, source: Source, info: SourceInfo, content: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         **cfg.artifact.metadata,
-        "source": {"url": source.display, "kind": source.kind, **fetched.info.as_metadata()},
-        "size": fetched.size,
-        "sha256": fetched.sha256,
-        "md5": fetched.md5,
-        "data": data,
+        "source": {"url": source.display, "kind": source.kind, **info.as_metadata()},
+        **content,
         "getdata": {
             "version": __version__,
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     }
-    tracked = log_artifact(
-        cfg.wandb,
-        run_config=redact(run_config),
-        file=fetched.path,
-        entry_name=source.basename,
-        name=name,
-        type=cfg.artifact.type,
-        description=cfg.artifact.description
-        or f"{source.basename} as fetched from {source.display}",
-        metadata=redact(metadata),
-    )
+
+
+def _description(cfg: AppConfig, source: Source) -> str:
+    return cfg.artifact.description or f"{source.basename} as fetched from {source.display}"
+
+
+def _preview(cfg: AppConfig, kept: list[Kept]) -> Optional[Any]:
+    if cfg.artifact.preview_rows <= 0:
+        return None
+    from .preview import head_rows
+
+    for k in kept:
+        table = head_rows(k.path, k.name, cfg.artifact.preview_rows)
+        if table is not None:
+            return table
+    return None
+
+
+def _closing_line(
+    cfg: AppConfig, name: str, size: Optional[int], sha256: Optional[str], tracked: Tracked
+) -> None:
     log.info(
         "logged artifact %s (%s, %s bytes, sha256 %s) to W&B run %s (%s): %s",
         name,
         cfg.artifact.type,
-        fetched.size,
-        fetched.sha256,
+        size,
+        sha256,
         tracked.run_id,
         tracked.mode,
         tracked.location,
     )
     if tracked.mode == "offline":
         log.info("upload it later with: wandb sync %s", tracked.location)
-    return Result(artifact=name, size=fetched.size, sha256=fetched.sha256, tracked=tracked)
+
+
+def _fingerprint(source: Source, members: Optional[list[Source]]) -> Optional[dict[str, Any]]:
+    if members is None:
+        return fingerprint(source.stat())
+    listed = [(m.basename, fingerprint(m.listed or SourceInfo())) for m in members]
+    if any(fp is None for _, fp in listed):
+        return None
+    return {"files": [[name, fp] for name, fp in listed]}
 
 
 @dataclass
@@ -107,7 +310,7 @@ class JobReport:
     """One dataset's outcome, as the sweep summary lists it (no secrets: names are redacted)."""
 
     dataset: str
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "unchanged" | "failed"
     artifact: Optional[str] = None
     size: Optional[int] = None
     sha256: Optional[str] = None
@@ -132,11 +335,11 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
         result = run(to_app_config(cfg), run_dir, run_config)
         report = JobReport(
             dataset=dataset,
-            status="ok",
+            status=result.status,
             artifact=result.artifact,
             size=result.size,
             sha256=result.sha256,
-            wandb=result.tracked.location,
+            wandb=result.tracked.location if result.tracked else None,
         )
     except Exception as exc:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":

@@ -46,6 +46,8 @@ class SourceConfig:
     sha256: Optional[str] = None
     # Expected md5 of the bytes (hex), for sources that publish md5 instead of sha256.
     md5: Optional[str] = None
+    # Unpack a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz/.gz file and log its contents as a folder.
+    extract: bool = False
 
 
 @dataclass
@@ -106,12 +108,35 @@ class FetchConfig:
     backoff: float = 0.5
     # Longest wait between tries, also the cap on a server's Retry-After.
     backoff_max: float = 30.0
+    # Files fetched at once from a directory, prefix or glob source.
+    workers: int = 4
+
+
+@dataclass
+class ExtractConfig:
+    # Limits against archive bombs when source.extract=true.
+    max_files: int = 100_000
+    # Total bytes unpacked, at most.
+    max_bytes: int = 50 * 2**30
+    # Unpacked bytes per byte of archive, at most.
+    max_ratio: float = 1000.0
 
 
 @dataclass
 class InspectConfig:
+    # Record format, rows, columns, schema and column stats in the artifact metadata ("data").
+    enabled: bool = True
     # Check that a file named .parquet/.csv/.json/... really is that before logging it.
     check_format: bool = True
+    # List at most this many columns in the metadata (the count is always complete).
+    max_columns: int = 100
+
+
+class ArtifactMode(str, Enum):
+    # fetch the bytes and log them as files
+    copy = "copy"
+    # log a reference to the http(s)/s3 object (its ETag/version as checksum), no download
+    reference = "reference"
 
 
 @dataclass
@@ -124,6 +149,10 @@ class ArtifactConfig:
     description: Optional[str] = None
     # Extra metadata merged into the artifact's metadata (getdata's own keys win).
     metadata: dict[str, Any] = field(default_factory=dict)
+    # copy | reference (for data too large to copy: W&B records where it is, not the bytes).
+    mode: ArtifactMode = ArtifactMode.copy
+    # Log the first N rows of a table as a wandb.Table in the run (0: no preview).
+    preview_rows: int = 0
 
 
 class WandbMode(str, Enum):
@@ -158,8 +187,14 @@ class AppConfig:
     wandb: WandbConfig = field(default_factory=WandbConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     inspect: InspectConfig = field(default_factory=InspectConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     # Folder the fetched file is kept in (W&B reads it from there); null means <run dir>/data.
     data_dir: Optional[str] = None
+    # Stat the source first; when it is as at the last successful fetch of this artifact name,
+    # fetch and log nothing and report "unchanged".
+    skip_unchanged: bool = False
+    # Where that is remembered: one small JSON file per artifact name (delete it to reset).
+    state_dir: str = "${oc.env:GETDATA_STATE_DIR,.getdata/state}"
 
 
 def to_app_config(cfg: DictConfig) -> AppConfig:

@@ -88,9 +88,9 @@ def fetch(
     backoff; where the source can serve a range of the same version, the retry resumes.
     """
     retry = retry or Retry()
-    dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / source.basename
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=dest_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
     tmp = Path(tmp_name)
     started = time.monotonic()
     state = _Progress()
@@ -240,3 +240,13 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def hash_file(path: Path, chunk_size: int = 4 * 2**20) -> tuple[str, str]:
+    """sha256 and md5 of a file on disk (for files we wrote ourselves, e.g. unpacked ones)."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    with path.open("rb") as f:
+        while chunk := f.read(chunk_size):
+            sha256.update(chunk)
+            md5.update(chunk)
+    return sha256.hexdigest(), md5.hexdigest()

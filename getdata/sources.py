@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO, Optional
 from urllib.parse import unquote, urlsplit
@@ -19,6 +20,8 @@ from fsspec.spec import AbstractFileSystem
 from .config import FsspecSource, HttpSource, LocalSource, S3Source, SourceConfig
 from .errors import SourceError
 from .redact import redact_url
+
+_MAGIC = re.compile(r"[*?\[]")
 
 
 @dataclass
@@ -65,6 +68,35 @@ class Source:
     basename: str
     open_kwargs: dict[str, Any] = field(default_factory=dict)
     info_kwargs: dict[str, Any] = field(default_factory=dict)
+    # What a listing already said about this file (members of a directory source).
+    listed: Optional[SourceInfo] = None
+
+    def members(self) -> Optional[list[Source]]:
+        """The files of a directory, prefix or glob source, named by their path relative to it;
+        None when the source is one file."""
+        magic = _MAGIC.search(self.path)
+        if magic:
+            # The folder part before the first wildcard is what names are relative to.
+            root = self.path[: magic.start()].rsplit("/", 1)[0]
+            found = self.fs.glob(self.path, detail=True)
+        elif self.fs.isdir(self.path):
+            root = self.path.rstrip("/")
+            found = self.fs.find(self.path, detail=True)
+        else:
+            return None
+        files = sorted(p for p, info in found.items() if info.get("type") == "file")
+        if not files:
+            raise SourceError(f"{self.display}: no files there")
+        return [
+            replace(
+                self,
+                path=path,
+                display=path if self.kind == "local" else self.fs.unstrip_protocol(path),
+                basename=posixpath.relpath(path, root) if root else path,
+                listed=_normalise_info(found[path]),
+            )
+            for path in files
+        ]
 
     def stat(self) -> SourceInfo:
         info = self.fs.info(self.path, **self.info_kwargs)
@@ -96,6 +128,9 @@ class HttpStreamSource(Source):
     """
 
     headers: dict[str, str] = field(default_factory=dict)
+
+    def members(self) -> Optional[list[Source]]:
+        return None  # HTTP has no listing: a URL is one file
 
     def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
         headers = dict(self.headers)
@@ -211,12 +246,17 @@ def _local(cfg: LocalSource) -> Source:
         kind="local",
         fs=fsspec.filesystem("file"),
         path=path,
-        basename=os.path.basename(path),
+        basename=_basename(path),
     )
 
 
 def _basename(path: str) -> str:
-    name = posixpath.basename(unquote(path).rstrip("/"))
+    path = unquote(path)
+    magic = _MAGIC.search(path)
+    if magic:
+        # A glob is named after the folder it matches in: data/*.csv -> data
+        path = path[: magic.start()].rsplit("/", 1)[0]
+    name = posixpath.basename(path.rstrip("/"))
     return name or "data"
 
 

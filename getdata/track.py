@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,15 +57,22 @@ def log_artifact(
     cfg: WandbConfig,
     *,
     run_config: dict[str, Any],
-    file: Path,
-    entry_name: str,
     name: str,
     type: str,
     description: str,
     metadata: dict[str, Any],
+    files: Sequence[tuple[Path, str]] = (),
+    references: Sequence[tuple[str, str]] = (),
+    reference_env: Optional[dict[str, str]] = None,
+    preview: Optional[Any] = None,
     run_name: Optional[str] = None,
 ) -> Tracked:
-    """Start a run, log ``file`` as artifact ``name`` in it, finish the run."""
+    """Start a run, log artifact ``name`` in it, finish the run.
+
+    ``files`` are (local path, name in the artifact); ``references`` are (URI, name) that W&B
+    records with their ETag/version as checksum, without the bytes; ``preview`` is a pyarrow
+    table logged as a wandb.Table in the same run.
+    """
     import wandb
 
     mode = choose_mode(cfg.mode)
@@ -87,9 +94,15 @@ def log_artifact(
     exit_code = 1
     try:
         artifact = wandb.Artifact(name=name, type=type, description=description, metadata=metadata)
-        # "immutable": W&B reads the file where it is instead of copying it into its staging
-        # folder; the file stays in the run folder, so a later `wandb sync` still finds it.
-        artifact.add_file(str(file), name=entry_name, policy="immutable")
+        for path, entry in files:
+            # "immutable": W&B reads the file where it is instead of copying it into its staging
+            # folder; the file stays in the run folder, so a later `wandb sync` still finds it.
+            artifact.add_file(str(path), name=entry, policy="immutable")
+        with _environment(reference_env or {}):
+            for uri, entry in references:
+                artifact.add_reference(uri, name=entry, checksum=True)
+        if preview is not None:
+            run.log({"preview": wandb.Table(dataframe=preview.to_pandas())})
         logged = run.log_artifact(artifact)
         if mode == "online":
             logged.wait()  # offline there is no server to wait for (and wait() raises)
@@ -102,6 +115,20 @@ def log_artifact(
         # in 25 had only its header); teardown waits for it, so the run is complete on disk
         # when this job returns, and the next job of a sweep starts a fresh wandb session.
         wandb.teardown()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager

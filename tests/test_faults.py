@@ -250,7 +250,8 @@ def test_local_path_problems(wb: Path, tmp_path: Path, kind: str) -> None:
     if kind == "directory":
         path.mkdir()
     report = job(wb, "source=local", f"source.path={path}")
-    assert_failed(wb, report, str(path), "not found" if kind == "missing" else "is a directory")
+    # A folder is a folder source (one artifact of its files); an empty one is an error.
+    assert_failed(wb, report, str(path), "not found" if kind == "missing" else "no files there")
 
 
 def test_s3_missing_key(wb: Path, s3) -> None:

@@ -1,0 +1,292 @@
+"""Shapes of data beyond one file, and pipeline features: folders, prefixes and globs as one
+artifact; previews; skip-if-unchanged; reference artifacts. Real servers, real wandb (offline)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import wandb
+
+from getdata.app import run_job
+from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex, wandb_env
+from tests.wandb_file import run_info
+
+
+@pytest.fixture
+def wb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for key, value in wandb_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GETDATA_STATE_DIR", str(tmp_path / "state"))
+    wandb.teardown()
+    yield tmp_path
+    wandb.teardown()
+
+
+def table(rows: int, offset: int = 0) -> pa.Table:
+    return pa.table(
+        {
+            "id": list(range(offset, offset + rows)),
+            "genre": [f"g{i % 7}" for i in range(rows)],
+            "score": [i / 10 for i in range(rows)],
+        }
+    )
+
+
+def csv_bytes(t: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(t, sink)
+    return sink.getvalue()
+
+
+def parquet_bytes(t: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(t, sink)
+    return sink.getvalue()
+
+
+def make_folder(root: Path) -> dict[str, bytes]:
+    files = {
+        "2024-01.csv": csv_bytes(table(100)),
+        "2024-02.csv": csv_bytes(table(150, 100)),
+        "nested/extra.parquet": parquet_bytes(table(40)),
+        "notes.txt": b"free text, not a table\n",
+    }
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def folder_digest(files: dict[str, bytes]) -> str:
+    lines = "".join(f"{sha256_hex(files[k])}  {k}\n" for k in sorted(files))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_local_directory_is_one_artifact(wb: Path, tmp_path: Path) -> None:
+    files = make_folder(tmp_path / "songs")
+    report = run_job(
+        compose_cfg("source=local", f"source.path={tmp_path / 'songs'}"), wb / "run", None
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    assert artifact.name == "songs"
+    assert {e.path: e.digest for e in artifact.entries} == {k: md5_b64(v) for k, v in files.items()}
+    meta = artifact.metadata
+    assert meta["file_count"] == 4
+    assert meta["size"] == sum(len(v) for v in files.values())
+    assert meta["sha256"] == folder_digest(files)
+    listed = {f["path"]: f for f in meta["files"]}
+    assert listed["2024-02.csv"]["data"]["rows"] == 150
+    assert listed["nested/extra.parquet"]["data"]["rows"] == 40
+    assert listed["notes.txt"]["sha256"] == sha256_hex(files["notes.txt"])
+    kept = wb / "run" / "data" / "songs"
+    assert {p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()} == set(files)
+    assert leftovers(wb) == []
+
+
+def test_glob_selects_files(wb: Path, tmp_path: Path) -> None:
+    files = make_folder(tmp_path / "songs")
+    pattern = tmp_path / "songs" / "2024-*.csv"
+    report = run_job(compose_cfg("source=local", f"source.path='{pattern}'"), wb / "run", None)
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    assert artifact.name == "songs"
+    assert sorted(e.path for e in artifact.entries) == ["2024-01.csv", "2024-02.csv"]
+    assert artifact.metadata["file_count"] == 2
+    assert {e.path: e.digest for e in artifact.entries} == {
+        k: md5_b64(files[k]) for k in ("2024-01.csv", "2024-02.csv")
+    }
+
+
+def test_s3_prefix_and_glob(wb: Path, s3, tmp_path: Path) -> None:
+    files = make_folder(tmp_path / "songs")
+    for rel, data in files.items():
+        s3.put("lake", f"music/{rel}", data)
+    s3.put("lake", "other/ignored.csv", b"x\n1\n")
+    report = run_job(
+        compose_cfg(
+            "source=s3",
+            "source.url=s3://lake/music/",
+            f"source.endpoint_url={s3.endpoint_url}",
+            "artifact.name=music",
+        ),
+        wb / "run",
+        None,
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    assert {e.path: e.digest for e in artifact.entries} == {k: md5_b64(v) for k, v in files.items()}
+    assert artifact.metadata["source"]["url"] == "s3://lake/music/"
+    wandb.teardown()
+    report = run_job(
+        compose_cfg(
+            "source=s3",
+            "source.url=s3://lake/music/2024-*.csv",
+            f"source.endpoint_url={s3.endpoint_url}",
+            "artifact.name=music-2024",
+        ),
+        wb / "run2",
+        None,
+    )
+    assert report.status == "ok", report.error
+    names = {a.name: a for _, a in logged(wb)}
+    assert sorted(e.path for e in names["music-2024"].entries) == ["2024-01.csv", "2024-02.csv"]
+
+
+def test_empty_glob_is_an_error(wb: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    report = run_job(
+        compose_cfg("source=local", f"source.path='{tmp_path / 'empty' / '*.csv'}'"),
+        wb / "run",
+        None,
+    )
+    assert report.status == "failed"
+    assert "no files there" in report.error
+    assert logged(wb) == []
+
+
+def test_bad_file_in_folder_fails_the_whole_folder(wb: Path, tmp_path: Path) -> None:
+    make_folder(tmp_path / "songs")
+    (tmp_path / "songs" / "broken.parquet").write_bytes(b"<html>not parquet</html>")
+    report = run_job(
+        compose_cfg("source=local", f"source.path={tmp_path / 'songs'}"), wb / "run", None
+    )
+    assert report.status == "failed"
+    assert "broken.parquet" in report.error
+    assert logged(wb) == []
+    data = wb / "run" / "data"
+    assert not data.exists() or [p for p in data.rglob("*") if p.is_file()] == []
+
+
+def test_preview_rows_are_logged_as_a_table(wb: Path, tmp_path: Path) -> None:
+    t = table(500)
+    (tmp_path / "songs.parquet").write_bytes(parquet_bytes(t))
+    report = run_job(
+        compose_cfg(
+            "source=local", f"source.path={tmp_path / 'songs.parquet'}", "artifact.preview_rows=7"
+        ),
+        wb / "run",
+        None,
+    )
+    assert report.status == "ok", report.error
+    # W&B stores a logged table as an artifact of its own (type run_table) beside ours.
+    found = {artifact.type: (run_file, artifact) for run_file, artifact in logged(wb)}
+    assert set(found) == {"raw_data", "run_table"}
+    run_file, _ = found["raw_data"]
+    preview = run_info(run_file)["summary"]["preview"]
+    assert preview["_type"] == "table-file"
+    assert preview["nrows"] == 7
+    logged_table = json.loads((run_file.parent / "files" / preview["path"]).read_text())
+    assert logged_table["columns"] == ["id", "genre", "score"]
+    assert [row[0] for row in logged_table["data"]] == list(range(7))
+
+
+def test_skip_unchanged_http(wb: Path, http_server) -> None:
+    body = csv_bytes(table(50))
+    url = http_server.add("/daily.csv", body)
+    overrides = ["source=http", f"source.url={url}", "skip_unchanged=true"]
+    first = run_job(compose_cfg(*overrides), wb / "run1", None)
+    assert first.status == "ok"
+    wandb.teardown()
+    second = run_job(compose_cfg(*overrides), wb / "run2", None)
+    assert second.status == "unchanged"
+    assert len(logged(wb)) == 1, "an unchanged source logs nothing"
+    assert http_server.count("/daily.csv", "GET") == 1, "and downloads nothing"
+    state = json.loads((wb / "state" / "daily.csv.json").read_text())
+    assert state["fingerprint"]["etag"] and state["sha256"] == sha256_hex(body)
+    # The source changes: fetched and logged again.
+    changed = csv_bytes(table(60))
+    http_server.add("/daily.csv", changed)
+    third = run_job(compose_cfg(*overrides), wb / "run3", None)
+    assert third.status == "ok" and third.sha256 == sha256_hex(changed)
+    assert len(logged(wb)) == 2
+
+
+def test_skip_unchanged_never_skips_without_validators(wb: Path, http_server) -> None:
+    url = http_server.add("/anon.csv", csv_bytes(table(5)), etag=None, last_modified=None)
+    overrides = ["source=http", f"source.url={url}", "skip_unchanged=true"]
+    assert run_job(compose_cfg(*overrides), wb / "run1", None).status == "ok"
+    wandb.teardown()
+    assert run_job(compose_cfg(*overrides), wb / "run2", None).status == "ok"
+    assert len(logged(wb)) == 2
+    assert not (wb / "state" / "anon.csv.json").exists()
+
+
+def test_skip_unchanged_s3_version(wb: Path, s3) -> None:
+    s3.put("bucket-b", "k.csv", csv_bytes(table(5)))
+    overrides = [
+        "source=s3",
+        "source.url=s3://bucket-b/k.csv",
+        f"source.endpoint_url={s3.endpoint_url}",
+        "skip_unchanged=true",
+    ]
+    assert run_job(compose_cfg(*overrides), wb / "run1", None).status == "ok"
+    wandb.teardown()
+    assert run_job(compose_cfg(*overrides), wb / "run2", None).status == "unchanged"
+    s3.put("bucket-b", "k.csv", csv_bytes(table(6)))
+    assert run_job(compose_cfg(*overrides), wb / "run3", None).status == "ok"
+
+
+def test_reference_artifact_s3(wb: Path, s3) -> None:
+    body = csv_bytes(table(20))
+    s3.client.create_bucket(Bucket="big")
+    s3.client.put_bucket_versioning(Bucket="big", VersioningConfiguration={"Status": "Enabled"})
+    s3.client.put_object(Bucket="big", Key="huge.csv", Body=body)
+    head = s3.client.head_object(Bucket="big", Key="huge.csv")
+    report = run_job(
+        compose_cfg(
+            "source=s3",
+            "source.url=s3://big/huge.csv",
+            f"source.endpoint_url={s3.endpoint_url}",
+            "artifact.mode=reference",
+        ),
+        wb / "run",
+        None,
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    entry = only(artifact.entries)
+    assert entry.ref.startswith("s3://big/huge.csv")
+    assert entry.digest == head["ETag"].strip('"')
+    assert entry.size == len(body)
+    meta = artifact.metadata["source"]
+    assert meta["size"] == len(body) and meta["etag"] == head["ETag"]
+    assert meta["version_id"] == head["VersionId"]
+    assert meta["last_modified"]
+    assert not (wb / "run" / "data").exists(), "nothing was downloaded"
+
+
+def test_reference_artifact_http(wb: Path, http_server) -> None:
+    body = csv_bytes(table(20))
+    url = http_server.add("/huge.csv", body, last_modified="Wed, 21 Oct 2026 07:28:00 GMT")
+    report = run_job(
+        compose_cfg("source=http", f"source.url={url}", "artifact.mode=reference"), wb / "run", None
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    entry = only(artifact.entries)
+    assert entry.ref == url
+    etag = http_server.requests_for("/huge.csv")[-1]  # the server's ETag is a quoted md5
+    assert entry.digest.strip('"') == hashlib.md5(body).hexdigest()
+    assert artifact.metadata["source"]["last_modified"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+    assert artifact.metadata["source"]["size"] == len(body)
+    assert etag is not None
+    assert not (wb / "run" / "data").exists()
+
+
+def test_reference_mode_needs_a_remote_source(wb: Path, tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_bytes(b"a\n1\n")
+    report = run_job(
+        compose_cfg("source=local", f"source.path={tmp_path / 'x.csv'}", "artifact.mode=reference"),
+        wb / "run",
+        None,
+    )
+    assert report.status == "failed" and "needs an http(s) or s3 source" in report.error
