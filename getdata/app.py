@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from . import __version__
 from .config import AppConfig, ArtifactMode, S3Source, to_app_config
 from .errors import GetDataError, IntegrityError, describe, explain
+from .extract import archive_stem
 from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
 from .inspect import inspect_file
 from .redact import redact, redact_text, redact_url
@@ -58,7 +59,9 @@ class Kept:
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     source = resolve(cfg.source, cfg.fetch.chunk_size)
-    name = cfg.artifact.name or artifact_name(source.basename)
+    name = cfg.artifact.name or artifact_name(
+        archive_stem(source.basename) if cfg.source.extract else source.basename
+    )
     with describe(source.display):
         members = source.members()
         state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
@@ -141,7 +144,10 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
     if archive_kind(name) is None:
         raise IntegrityError(f"{name}: source.extract=true, but this is not a known archive type")
     limits = Limits(cfg.extract.max_files, cfg.extract.max_bytes, cfg.extract.max_ratio)
-    relpaths = extract(archive, staging, limits)
+    try:
+        relpaths = extract(archive, staging, limits)
+    except OSError as exc:  # a full disk or a permission problem while unpacking: one line
+        raise GetDataError(f"{name}: could not unpack: {explain(exc)}") from exc
     kept = []
     for rel in relpaths:
         path = staging / rel

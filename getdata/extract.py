@@ -96,6 +96,15 @@ def archive_kind(name: str) -> Optional[str]:
     return None
 
 
+def archive_stem(name: str) -> str:
+    """The name without its archive suffix: songs.tar.gz -> songs."""
+    lower = name.lower()
+    for suffix, _ in _SUFFIXES:
+        if lower.endswith(suffix):
+            return name[: -len(suffix)] or name
+    return name
+
+
 def extract(archive: Path, dest: Path, limits: Optional[Limits] = None) -> list[Path]:
     """Unpack ``archive`` into the new folder ``dest``; the regular files written, relative, sorted.
 

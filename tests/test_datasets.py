@@ -290,3 +290,48 @@ def test_reference_mode_needs_a_remote_source(wb: Path, tmp_path: Path) -> None:
         None,
     )
     assert report.status == "failed" and "needs an http(s) or s3 source" in report.error
+
+
+def test_archive_is_unpacked_into_a_folder_artifact(wb: Path, http_server, tmp_path: Path) -> None:
+    import tarfile
+
+    files = make_folder(tmp_path / "songs")
+    archive = tmp_path / "songs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "songs", arcname="songs")
+    url = http_server.add("/songs.tar.gz", archive.read_bytes())
+    report = run_job(
+        compose_cfg("source=http", f"source.url={url}", "source.extract=true"), wb / "run", None
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    assert artifact.name == "songs"
+    assert {e.path: e.digest for e in artifact.entries} == {
+        f"songs/{k}": md5_b64(v) for k, v in files.items()
+    }
+    assert artifact.metadata["source"]["size"] == archive.stat().st_size
+    rows = {f["path"]: f["data"].get("rows") for f in artifact.metadata["files"]}
+    assert rows["songs/2024-01.csv"] == 100
+    # Only the unpacked folder is kept; the archive itself is not.
+    kept = sorted(p.name for p in (wb / "run" / "data").iterdir())
+    assert kept == ["songs"] and (wb / "run" / "data" / "songs").is_dir()
+    assert leftovers(wb) == []
+
+
+def test_hostile_archive_is_refused(wb: Path, http_server) -> None:
+    import zipfile
+
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as zf:
+        zf.writestr("ok.csv", "a\n1\n")
+        zf.writestr("../../escape.txt", "gotcha")
+    url = http_server.add("/evil.zip", sink.getvalue())
+    report = run_job(
+        compose_cfg("source=http", f"source.url={url}", "source.extract=true"), wb / "run", None
+    )
+    assert report.status == "failed"
+    assert "would escape the target folder" in report.error
+    assert logged(wb) == []
+    data = wb / "run" / "data"
+    assert not data.exists() or list(data.iterdir()) == []
+    assert not (wb / "escape.txt").exists() and not (wb / "run" / "escape.txt").exists()
