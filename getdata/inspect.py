@@ -215,7 +215,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+        if not math.isfinite(value):
+            return "inf" if value > 0 else "-inf"
+        # Parquet writers store a zero minimum as -0.0 (the spec asks them to); show 0.0.
+        return value + 0.0
     if isinstance(value, bytes):
         value = value.decode("utf-8", "backslashreplace")
     elif isinstance(value, (dt.datetime, dt.date, dt.time)):  # pandas.Timestamp included
