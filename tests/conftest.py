@@ -11,13 +11,12 @@ Add new fixtures in their own commented section below.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-try:  # works with or without a tests/__init__.py
-    from tests.servers import FAKE_AWS_ENV, FileServer, S3Server
-except ModuleNotFoundError:
-    from servers import FAKE_AWS_ENV, FileServer, S3Server
+from tests.servers import FAKE_AWS_ENV, FileServer, S3Server
+from tests.support import wandb_env
 
 # --------------------------------------------------------------------------
 # Environment hygiene
@@ -87,3 +86,22 @@ def _reset_s3(server: S3Server) -> None:
     except ImportError:
         return
     s3fs.S3FileSystem.clear_instance_cache()  # cached instances cache listings
+
+
+# --------------------------------------------------------------------------
+# W&B offline, in the test's own folder
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An offline wandb (and getdata state folder) under ``tmp_path``, which it yields."""
+    import wandb
+
+    for key, value in wandb_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GETDATA_STATE_DIR", str(tmp_path / "state"))
+    # wandb keeps its settings (WANDB_DIR included) process-wide until teardown.
+    wandb.teardown()
+    yield tmp_path
+    wandb.teardown()

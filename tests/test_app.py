@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import base64
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
 import pytest
-import wandb
 
 from getdata.config import bundled_data
 from getdata.errors import GetDataError
-from tests.support import logged, md5_b64, only, run_in_process, sha256_hex, wandb_env
+from tests.support import logged, md5_b64, only, run_in_process, sha256_hex
 from tests.wandb_file import run_info
 
 PAYLOAD = b"".join(b"%08d,%s\n" % (i, b"x" * (i % 50)) for i in range(60_000))  # ~2 MiB
 CSV = b"id,name,score\n" + b"".join(b"%d,name %d,%d.5\n" % (i, i, i) for i in range(2_000))
-
-
-@pytest.fixture
-def wb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key, value in wandb_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    # wandb keeps its settings (WANDB_DIR included) process-wide until teardown.
-    wandb.teardown()
-    yield tmp_path
-    wandb.teardown()
 
 
 def check_logged(root: Path, name: str, data: bytes, entry: str) -> dict:

@@ -6,28 +6,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import pytest
 import wandb
 
 from getdata.app import run_job
-from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex, wandb_env
+from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex
 from tests.wandb_file import run_info
-
-
-@pytest.fixture
-def wb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key, value in wandb_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GETDATA_STATE_DIR", str(tmp_path / "state"))
-    wandb.teardown()
-    yield tmp_path
-    wandb.teardown()
 
 
 def table(rows: int, offset: int = 0) -> pa.Table:

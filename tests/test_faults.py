@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import requests
-import wandb
 
 from getdata.app import JobReport, run_job
 from getdata.errors import explain, is_transient
@@ -40,15 +38,6 @@ from tests.support import (
 
 DATA = os.urandom(3 * 2**20 + 12345)  # spans several 1 MiB chunks
 FAST = ["fetch.backoff=0.01", "fetch.backoff_max=2", "fetch.attempts=3", "fetch.chunk_size=1048576"]
-
-
-@pytest.fixture
-def wb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key, value in wandb_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    wandb.teardown()
-    yield tmp_path
-    wandb.teardown()
 
 
 def job(root: Path, *overrides: str) -> JobReport:
