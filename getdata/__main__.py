@@ -12,8 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .app import run_job
 from .config import config_dir, register_configs
+from .report import run_job
 
 register_configs()
 

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
 from . import __version__
-from .config import AppConfig, ArtifactMode, S3Source, to_app_config
+from .config import AppConfig, ArtifactMode, S3Source
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
 from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
 from .inspect import inspect_file
-from .redact import redact, redact_text, redact_url
+from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
 from .track import Tracked, log_artifact
@@ -309,55 +303,6 @@ def _fingerprint(source: Source, members: Optional[list[Source]]) -> Optional[di
     if any(fp is None for _, fp in listed):
         return None
     return {"files": [[name, fp] for name, fp in listed]}
-
-
-@dataclass
-class JobReport:
-    """One dataset's outcome, as the sweep summary lists it (no secrets: names are redacted)."""
-
-    dataset: str
-    status: str  # "ok" | "unchanged" | "failed"
-    artifact: Optional[str] = None
-    size: Optional[int] = None
-    sha256: Optional[str] = None
-    wandb: Optional[str] = None
-    error: Optional[str] = None
-
-
-REPORT_FILE = "getdata-report.json"
-
-
-def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport:
-    """``run`` for one job of a run or sweep: never raises for a failed dataset, reports instead.
-
-    The outcome is logged (one line, secrets masked) and written to ``<run_dir>/REPORT_FILE``,
-    which the sweep summary collects. Nothing escapes to Hydra, which would print the raw
-    overrides (credentials included); HYDRA_FULL_ERROR=1 re-raises for the full traceback.
-    """
-    source = OmegaConf.select(cfg, "source.url") or OmegaConf.select(cfg, "source.path")
-    dataset = dataset or redact_url(str(source))
-    try:
-        run_config: Any = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        result = run(to_app_config(cfg), run_dir, run_config)
-        report = JobReport(
-            dataset=dataset,
-            status=result.status,
-            artifact=result.artifact,
-            size=result.size,
-            sha256=result.sha256,
-            wandb=result.tracked.location if result.tracked else None,
-        )
-    except Exception as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        expected = isinstance(exc, (GetDataError, HydraException, OmegaConfBaseException))
-        message = str(exc) if expected else f"unexpected error: {explain(exc)}"
-        message = redact_text(message.strip().splitlines()[0] if message.strip() else message)
-        log.error("%s", message)
-        report = JobReport(dataset=dataset, status="failed", error=message)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    return report
 
 
 def artifact_name(basename: str) -> str:

@@ -15,8 +15,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .app import REPORT_FILE
 from .redact import redact_text
+from .report import REPORT_FILE
 
 log = logging.getLogger("getdata")
 

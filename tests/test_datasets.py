@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import wandb
 
-from getdata.app import run_job
+from getdata.report import run_job
 from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex
 from tests.wandb_file import run_info
 
