@@ -52,7 +52,7 @@ class Kept:
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
-    source = resolve(cfg.source, cfg.fetch.chunk_size)
+    source = resolve(cfg.source)
     name = cfg.artifact.name or artifact_name(
         archive_stem(source.basename) if cfg.source.extract else source.basename
     )
@@ -209,7 +209,7 @@ def _log_files(
     tracked = log_artifact(
         cfg.wandb,
         run_config=redact(run_config),
-        files=[(k.path, k.name) for k in kept],
+        files=[(k.path, k.name, k.md5) for k in kept],
         name=name,
         type=cfg.artifact.type,
         description=_description(cfg, source),

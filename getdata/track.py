@@ -6,6 +6,7 @@ Online when W&B credentials exist, offline otherwise, so getdata runs on a machi
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import sys
@@ -61,7 +62,7 @@ def log_artifact(
     type: str,
     description: str,
     metadata: dict[str, Any],
-    files: Sequence[tuple[Path, str]] = (),
+    files: Sequence[tuple[Path, str, Optional[str]]] = (),
     references: Sequence[tuple[str, str]] = (),
     reference_env: Optional[dict[str, str]] = None,
     preview: Optional[Any] = None,
@@ -69,7 +70,8 @@ def log_artifact(
 ) -> Tracked:
     """Start a run, log artifact ``name`` in it, finish the run.
 
-    ``files`` are (local path, name in the artifact); ``references`` are (URI, name) that W&B
+    ``files`` are (local path, name in the artifact, its MD5 as hex if already known);
+    ``references`` are (URI, name) that W&B
     records with their ETag/version as checksum, without the bytes; ``preview`` is a pyarrow
     table logged as a wandb.Table in the same run.
     """
@@ -94,10 +96,8 @@ def log_artifact(
     exit_code = 1
     try:
         artifact = wandb.Artifact(name=name, type=type, description=description, metadata=metadata)
-        for path, entry in files:
-            # "immutable": W&B reads the file where it is instead of copying it into its staging
-            # folder; the file stays in the run folder, so a later `wandb sync` still finds it.
-            artifact.add_file(str(path), name=entry, policy="immutable")
+        for path, entry, md5 in files:
+            _add_file(artifact, path, entry, md5)
         with _environment(reference_env or {}):
             for uri, entry in references:
                 artifact.add_reference(uri, name=entry, checksum=True)
@@ -115,6 +115,26 @@ def log_artifact(
         # in 25 had only its header); teardown waits for it, so the run is complete on disk
         # when this job returns, and the next job of a sweep starts a fresh wandb session.
         wandb.teardown()
+
+
+def _add_file(artifact: Any, path: Path, entry: str, md5: Optional[str]) -> None:
+    """Add a file W&B reads where it is ("immutable": no copy into its staging folder; the file
+    stays in the run folder, so a later `wandb sync` still finds it).
+
+    add_file() would MD5 the whole file again (through mmap, so a 1 GiB file shows as 1 GiB of
+    RSS); the MD5 computed while the bytes streamed is the same digest, so it is handed over via
+    the method add_file() itself calls. Should a wandb release change that method, add_file()
+    still does the right thing, just slower.
+    """
+    add_local = getattr(artifact, "_add_local_file", None)
+    if md5 and add_local is not None:
+        digest = base64.b64encode(bytes.fromhex(md5)).decode()
+        try:
+            add_local(entry, str(path), digest=digest, policy="immutable")
+            return
+        except TypeError:
+            pass
+    artifact.add_file(str(path), name=entry, policy="immutable")
 
 
 @contextmanager
