@@ -468,6 +468,10 @@ def _as_arrow_values(
         type_ = type_.value_type
     if any(_is_nan(v) for v in lows + highs):
         return None  # old writers stored NaN as a bound: meaningless
+    if not pa.types.is_duration(type_):
+        # pyarrow already gives the logical values (dates, timestamps, decimals, strings);
+        # converting through pa.scalar would import pandas (0.2 s) for nothing.
+        return lows, highs
     try:
         return (
             [pa.scalar(v, type=type_).as_py() for v in lows],
