@@ -10,6 +10,7 @@ import io
 import os
 import posixpath
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO, Optional
@@ -53,6 +54,10 @@ class Opened:
     info: SourceInfo
     # The offset the stream starts at: the one asked for, or 0 when the source could not resume.
     start: int = 0
+    # For network streams: the coroutine read(n) under ``stream`` and the event loop it runs on,
+    # so the copy can run as one coroutine there instead of a thread hand-off per read.
+    aread: Optional[Callable[[int], Awaitable[bytes]]] = None
+    loop: Any = None
 
 
 @dataclass
@@ -154,7 +159,13 @@ class HttpStreamSource(Source):
             raise
         response = stream.r
         resumed = start if response.status == 206 else 0
-        return Opened(stream=stream, info=_http_info(response, resumed), start=resumed)
+        return Opened(
+            stream=stream,
+            info=_http_info(response, resumed),
+            start=resumed,
+            aread=response.content.read,
+            loop=self.fs.loop,
+        )
 
 
 @dataclass
@@ -198,7 +209,14 @@ class S3StreamSource(Source):
             version_id=response.get("VersionId"),
             content_type=response.get("ContentType"),
         )
-        return Opened(stream=_SyncBody(self.fs.loop, response["Body"]), info=info, start=start)
+        body = response["Body"]
+        return Opened(
+            stream=_SyncBody(self.fs.loop, body),
+            info=info,
+            start=start,
+            aread=body.read,
+            loop=self.fs.loop,
+        )
 
 
 class _SyncBody(io.RawIOBase):
