@@ -223,11 +223,11 @@ def _unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
         if key == "hydra" and not prefix:
             continue
         if known is not None and key not in known:
-            found.append(f"{prefix}{key}")
+            found.append(f"{prefix}{key!s}")
             continue
         child = node._get_node(key)
         if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
-            found += _unknown_keys(child, f"{prefix}{key}.")
+            found += _unknown_keys(child, f"{prefix}{key!s}.")
     return found
 
 

@@ -231,7 +231,7 @@ class _Job:
             self.claim_dir(member, rel.parent)
         self.files.add(rel)
 
-    def write(self, member: str, rel: PurePosixPath, src: IO[bytes]) -> None:
+    def write(self, member: str, rel: PurePosixPath, src: IO[bytes] | gzip.GzipFile) -> None:
         """Stream ``src`` into ``root/rel``, chunk by chunk, within the byte limits."""
         path = self.root.joinpath(*rel.parts)
         try:
@@ -428,7 +428,7 @@ def _untar(raw: IO[bytes], job: _Job) -> None:
 def _decompressed(stack: ExitStack, kind: str, raw: IO[bytes]) -> IO[bytes]:
     """The uncompressed tar stream inside ``raw``, closed with ``stack``."""
     if kind == "tar.gz":
-        return stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        return stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[arg-type]
     if kind == "tar.bz2":
         return stack.enter_context(bz2.BZ2File(raw))
     if kind == "tar.xz":

@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, BinaryIO, Optional
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 import fsspec
@@ -50,7 +50,8 @@ class SourceInfo:
 class Opened:
     """An open byte stream, what the source said about it, and where in the object it starts."""
 
-    stream: BinaryIO
+    # A binary file-like object: read(n), close(), usable in a with-statement.
+    stream: Any
     info: SourceInfo
     # The offset the stream starts at: the one asked for, or 0 when the source could not resume.
     start: int = 0

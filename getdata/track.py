@@ -125,7 +125,11 @@ def _skip_launch_inputs(wandb: Any) -> None:
     inputs a Launch agent may have staged; staging needs that same module already imported, so
     when it is not, there is nothing to apply and the import is skipped."""
     run_class = getattr(getattr(wandb.sdk, "wandb_run", None), "Run", None)
-    if "wandb.sdk.launch" not in sys.modules and hasattr(run_class, "_detect_and_apply_job_inputs"):
+    if (
+        run_class is not None
+        and "wandb.sdk.launch" not in sys.modules
+        and hasattr(run_class, "_detect_and_apply_job_inputs")
+    ):
         run_class._detect_and_apply_job_inputs = lambda self: None
 
 
