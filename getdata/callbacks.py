@@ -64,8 +64,8 @@ class SweepSummary(Callback):
             report = json.loads(path.read_text())
             report["job"] = path.parent.name
             reports.append(report)
-        failed = [r for r in reports if r["status"] != "ok"]
-        summary = {"sweep_dir": str(sweep_dir), "jobs": len(reports), "failed": len(failed)}
+        count = {s: sum(r["status"] == s for r in reports) for s in ("ok", "unchanged", "failed")}
+        summary = {"sweep_dir": str(sweep_dir), "jobs": len(reports), **count}
         (sweep_dir / "summary.json").write_text(
             json.dumps({**summary, "datasets": reports}, indent=2) + "\n"
         )
@@ -80,10 +80,18 @@ class SweepSummary(Callback):
                     r["size"],
                     r["sha256"],
                 )
+            elif r["status"] == "unchanged":
+                log.info("  %-4s %-20s unchanged (nothing fetched)", r["job"], r["dataset"])
             else:
                 log.info("  %-4s %-20s FAILED  %s", r["job"], r["dataset"], r["error"])
-        log.info("%d of %d datasets logged", len(reports) - len(failed), len(reports))
-        if failed:
+        log.info(
+            "%d of %d datasets logged, %d unchanged, %d failed",
+            count["ok"],
+            len(reports),
+            count["unchanged"],
+            count["failed"],
+        )
+        if count["failed"]:
             raise SystemExit(1)
 
 

@@ -14,7 +14,16 @@ import pyarrow.parquet as pq
 import wandb
 
 from getdata.report import run_job
-from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex
+from tests.support import (
+    compose_cfg,
+    leftovers,
+    logged,
+    md5_b64,
+    only,
+    run_cli,
+    sha256_hex,
+    wandb_env,
+)
 from tests.wandb_file import run_info
 
 
@@ -323,3 +332,23 @@ def test_hostile_archive_is_refused(wb: Path, http_server) -> None:
     data = wb / "run" / "data"
     assert not data.exists() or list(data.iterdir()) == []
     assert not (wb / "escape.txt").exists() and not (wb / "run" / "escape.txt").exists()
+
+
+def test_unchanged_in_a_sweep_is_its_own_status(tmp_path: Path, http_server) -> None:
+    a = http_server.add("/a.csv", csv_bytes(table(10)))
+    b = http_server.add("/b.csv", csv_bytes(table(20)))
+    env = {**wandb_env(tmp_path), "GETDATA_STATE_DIR": str(tmp_path / "state")}
+    args = ["-m", "source=http", f"source.url={a},{b}", "skip_unchanged=true"]
+    first = run_cli([*args, f"hydra.sweep.dir={tmp_path / 's1'}"], env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    http_server.add("/b.csv", csv_bytes(table(21)))  # b changes, a does not
+    second = run_cli([*args, f"hydra.sweep.dir={tmp_path / 's2'}"], env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    summary = json.loads((tmp_path / "s2" / "summary.json").read_text())
+    assert (summary["ok"], summary["unchanged"], summary["failed"]) == (1, 1, 0)
+    assert {d["artifact"]: d["status"] for d in summary["datasets"]} == {
+        "a.csv": "unchanged",
+        "b.csv": "ok",
+    }
+    assert "1 of 2 datasets logged, 1 unchanged, 0 failed" in second.stderr
+    assert len(logged(tmp_path)) == 3

@@ -417,7 +417,7 @@ def test_sweep_survives_a_bad_dataset(tmp_path: Path, http_server, launcher: str
     assert by_status["ok"]["artifact"] == "good.bin"
     _, artifact = only(logged(tmp_path))
     assert artifact.name == "good.bin"
-    assert "1 of 2 datasets logged" in proc.stderr
+    assert "1 of 2 datasets logged, 0 unchanged, 1 failed" in proc.stderr
     assert leftovers(tmp_path) == []
 
 
