@@ -160,11 +160,12 @@ def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
         path.unlink(missing_ok=True)
         raise
     log.info(
-        "fetched %s: %s in %.1f s (%s/s)",
+        "fetched %s: %s in %.1f s (%s/s)%s",
         name,
         human_bytes(fetched.size),
         fetched.seconds,
         human_bytes(fetched.size / max(fetched.seconds, 1e-9)),
+        f", {fetched.attempts} attempts" if fetched.attempts > 1 else "",
     )
     return Kept(path, name, fetched.size, fetched.sha256, fetched.md5, data)
 

@@ -73,7 +73,6 @@ class Source:
     path: str
     # File name for the artifact entry: the URL's basename, query and fragment removed.
     basename: str
-    open_kwargs: dict[str, Any] = field(default_factory=dict)
     info_kwargs: dict[str, Any] = field(default_factory=dict)
     # What a listing already said about this file (members of a directory source).
     listed: Optional[SourceInfo] = None
@@ -120,7 +119,7 @@ class Source:
         info = self.stat()
         if start and (validator is None or info.validator() != validator):
             start = 0  # changed since, or no way to tell: never splice two versions
-        stream = self.fs.open(self.path, "rb", **self.open_kwargs)
+        stream = self.fs.open(self.path, "rb")
         if start:
             stream.seek(start)
         return Opened(stream=stream, info=info, start=start)
