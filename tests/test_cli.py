@@ -151,3 +151,11 @@ def test_installed_wheel_runs_from_another_directory(tmp_path: Path) -> None:
         [script, "--cfg", "job"], cwd=elsewhere, capture_output=True, text=True, check=True
     )
     assert "job_type: get_data" in cfg.stdout
+
+
+def test_help_names_the_app_and_its_choices(tmp_path: Path) -> None:
+    proc = run_cli(["--help"], wandb_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("getdata: fetch a dataset")
+    assert "dataset: genres, sample" in proc.stdout
+    assert "source: fsspec, http, local, s3, sample" in proc.stdout
