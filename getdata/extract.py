@@ -189,17 +189,19 @@ class _Job:
         self.last_member = member
         if self.members > self.limits.max_files:
             limit = self.limits.max_files
-            self.refuse(member, f"is member {self.members}, over the max_files limit of {limit}")
+            self.refuse(
+                member, f"is member {self.members}, over the extract.max_files limit of {limit}"
+            )
 
     def _over(self, total: int) -> Optional[str]:
         """Which limit ``total`` unpacked bytes exceed, or None."""
         if total > self.limits.max_bytes:
-            return f"the max_bytes limit of {self.limits.max_bytes} bytes"
+            return f"the extract.max_bytes limit of {self.limits.max_bytes} bytes"
         ratio_cap = max(self.limits.max_ratio * self.size, RATIO_FLOOR)
         if total > ratio_cap:
             return (
-                f"the max_ratio={self.limits.max_ratio:g} limit of {ratio_cap:.0f} bytes for this "
-                f"{self.size}-byte archive (a decompression bomb?)"
+                f"the extract.max_ratio={self.limits.max_ratio:g} limit of {ratio_cap:.0f} bytes "
+                f"for this {self.size}-byte archive (a decompression bomb?)"
             )
         return None
 

@@ -266,8 +266,8 @@ def test_zip_too_many_members_refused(tmp_path: Path) -> None:
     archive = make_zip(_indir(tmp_path) / "many.zip", members)
     message = refused(tmp_path, archive, Limits(max_files=10))
     assert (
-        message
-        == "many.zip: refused: member 'f10.txt' is member 11, over the max_files limit of 10"
+        message == "many.zip: refused: member 'f10.txt' is member 11, "
+        "over the extract.max_files limit of 10"
     )
 
 
@@ -280,8 +280,8 @@ def test_zip_bomb_refused_by_ratio_before_writing(tmp_path: Path) -> None:
     message = refused(tmp_path, archive, SMALL)
     assert message == (
         f"bomb.zip: refused: member 'zeros.bin' brings the declared unpacked size to {ZEROS + 2} "
-        f"bytes, over the max_ratio=100 limit of {2**20} bytes for this {size}-byte archive "
-        "(a decompression bomb?)"
+        f"bytes, over the extract.max_ratio=100 limit of {2**20} bytes "
+        f"for this {size}-byte archive (a decompression bomb?)"
     )
 
 
@@ -290,7 +290,7 @@ def test_zip_over_max_bytes_refused(tmp_path: Path) -> None:
     message = refused(tmp_path, archive, Limits(max_bytes=2**20))
     assert message == (
         f"big.zip: refused: member 'zeros.bin' brings the declared unpacked size to {ZEROS} "
-        f"bytes, over the max_bytes limit of {2**20} bytes"
+        f"bytes, over the extract.max_bytes limit of {2**20} bytes"
     )
 
 
@@ -400,7 +400,8 @@ def test_tar_too_many_members_refused(tmp_path: Path) -> None:
     )
     message = refused(tmp_path, archive, Limits(max_files=10))
     assert (
-        message == "many.tar.xz: refused: member 'f10' is member 11, over the max_files limit of 10"
+        message
+        == "many.tar.xz: refused: member 'f10' is member 11, over the extract.max_files limit of 10"
     )
 
 
@@ -412,7 +413,7 @@ def test_tar_bomb_refused(tmp_path: Path) -> None:
     assert message.startswith(
         "bomb.tar.bz2: refused: member 'zeros.bin' brings the declared unpacked size to "
     )
-    assert "over the max_ratio=100 limit of" in message
+    assert "over the extract.max_ratio=100 limit of" in message
     assert message.endswith("(a decompression bomb?)")
 
 
@@ -513,8 +514,9 @@ def test_gz_lying_size_refused_while_streaming(tmp_path: Path) -> None:
     archive.write_bytes(gzip.compress(bytes(ZEROS))[:-4] + bytes(4))
     message = refused(tmp_path, archive, SMALL)
     assert message == (
-        "zeros.bin.gz: refused: member 'zeros.bin' unpacks to more than the max_ratio=100 limit "
-        f"of {2**20} bytes for this {archive.stat().st_size}-byte archive (a decompression bomb?)"
+        "zeros.bin.gz: refused: member 'zeros.bin' unpacks to more than the "
+        f"extract.max_ratio=100 limit of {2**20} bytes for this "
+        f"{archive.stat().st_size}-byte archive (a decompression bomb?)"
     )
 
 
