@@ -197,10 +197,7 @@ class S3StreamSource(Source):
             if start and code in ("PreconditionFailed", "InvalidRange"):
                 return self.open(0)
             raise
-        total = response.get("ContentLength")
-        content_range = response.get("ContentRange") or ""
-        if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-            total = int(content_range.rsplit("/", 1)[1])
+        total = _range_total(response.get("ContentRange")) or response.get("ContentLength")
         modified = response.get("LastModified")
         info = SourceInfo(
             size=total,
@@ -343,9 +340,8 @@ def _http_info(response: Any, start: int) -> SourceInfo:
     """SourceInfo from an aiohttp response to a GET (206 when resuming from ``start``)."""
     headers = response.headers
     size: Optional[int] = None
-    if response.status == 206 and "/" in headers.get("Content-Range", ""):
-        total = headers["Content-Range"].rsplit("/", 1)[1]
-        size = int(total) if total.isdigit() else None
+    if response.status == 206:
+        size = _range_total(headers.get("Content-Range"))
     elif "Content-Length" in headers and headers.get("Content-Encoding", "identity") == "identity":
         size = int(headers["Content-Length"]) + start
     return SourceInfo(
@@ -354,6 +350,12 @@ def _http_info(response: Any, start: int) -> SourceInfo:
         last_modified=headers.get("Last-Modified"),
         content_type=headers.get("Content-Type", "").partition(";")[0] or None,
     )
+
+
+def _range_total(content_range: Optional[str]) -> Optional[int]:
+    """The object's full size from a Content-Range like ``bytes 100-999/1000`` (None if ``*``)."""
+    total = (content_range or "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
 
 
 def _normalise_info(info: dict[str, Any]) -> SourceInfo:
