@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -16,12 +16,15 @@ from . import __version__
 from .config import AppConfig, ArtifactMode, S3Source
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
-from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
+from .fetch import Fetched, Limits, Retry, fetch, hash_file, human_bytes, source_id
 from .inspect import inspect_file
+from .paths import printable
 from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
+from .store import Workspace
 from .track import Tracked, log_artifact
+from .validate import check_artifact_name, check_settings, check_writable_folder
 
 log = logging.getLogger("getdata")
 
@@ -52,10 +55,17 @@ class Kept:
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
+    check_settings(cfg)
     source = resolve(cfg.source)
-    name = cfg.artifact.name or artifact_name(
-        archive_stem(source.basename) if cfg.source.extract else source.basename
+    name = check_artifact_name(
+        cfg.artifact.name
+        or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
     )
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
+    if cfg.artifact.mode is ArtifactMode.copy:
+        check_writable_folder(data_dir, "data_dir")
+    if cfg.skip_unchanged:
+        check_writable_folder(Path(cfg.state_dir), "state_dir")
     with describe(source.display):
         members = source.members()
         state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
@@ -68,8 +78,8 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         result = _log_reference(cfg, source, name, run_config)
     else:
         log.info("fetching %s", source.display)
-        data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
-        kept, info = _fetch_all(cfg, source, members, data_dir, name)
+        with Workspace(data_dir, name) as workspace:
+            kept, info = _fetch_all(cfg, source, members, workspace)
         folder = members is not None or cfg.source.extract
         result = _log_files(cfg, source, name, kept, info, folder, run_config)
     if state:
@@ -78,68 +88,74 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
 
 
 def _fetch_all(
-    cfg: AppConfig, source: Source, members: Optional[list[Source]], data_dir: Path, name: str
+    cfg: AppConfig, source: Source, members: Optional[list[Source]], workspace: Workspace
 ) -> tuple[list[Kept], SourceInfo]:
     """Fetch one file, every file of a folder source, or an archive to unpack; check each.
 
-    A file lands in <data dir>/<file name>, a folder in <data dir>/<artifact name>/; W&B reads
-    them from there.
+    A file is kept as <artifact folder>/<sha256[:16]>/<file name>, a tree as
+    <artifact folder>/<sha256[:16]>/<its files>; W&B reads them from there.
     """
     retry = Retry(cfg.fetch.attempts, cfg.fetch.backoff, cfg.fetch.backoff_max)
+    limits = Limits(cfg.fetch.max_bytes, cfg.fetch.deadline, cfg.fetch.min_free_bytes)
 
-    def one(item: Source, dest: Path, check_hash: bool) -> Fetched:
+    def one(
+        item: Source, place: Callable[[Fetched], Path], check_hash: bool, inspect: bool
+    ) -> Fetched:
         with describe(item.display):
             return fetch(
                 item,
-                dest,
+                workspace.partial(source_id(item)),
+                place,
                 chunk_size=cfg.fetch.chunk_size,
                 retry=retry,
                 sha256=cfg.source.sha256 if check_hash else None,
                 md5=cfg.source.md5 if check_hash else None,
                 progress=cfg.fetch.progress,
+                limits=limits,
+                # The check runs on the partial: a file that fails it is never kept.
+                check=(lambda path: _inspect(cfg, path, item.basename)) if inspect else None,
             )
 
     if members is None and not cfg.source.extract:
-        fetched = one(source, data_dir, True)
-        return [_check(cfg, fetched.path, source.basename, fetched)], fetched.info
+        fetched = one(source, lambda f: workspace.version(f.sha256) / source.basename, True, True)
+        return [_kept(fetched, source.basename)], fetched.info
 
-    # A folder is assembled beside its final place and renamed when complete.
-    folder = data_dir / name
-    staging = data_dir / f".getdata-{name}.part"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        if members is not None:
-            with ThreadPoolExecutor(max(1, cfg.fetch.workers)) as pool:
-                fetched_files = list(pool.map(lambda m: one(m, staging, False), members))
-            kept = [
-                _check(cfg, f.path, m.basename, f)
-                for m, f in zip(members, fetched_files, strict=True)
-            ]
-            info = SourceInfo(size=sum(f.size for f in fetched_files))
-        else:
-            archive = one(source, data_dir, True)
-            try:
-                kept = _unpack(cfg, archive.path, source.basename, staging)
-            finally:
-                archive.path.unlink(missing_ok=True)
-            info = archive.info
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return [replace(k, path=folder / k.name) for k in kept], info
+    # A tree is assembled in the workspace's staging folder and moved into place when complete.
+    if members is not None:
+        with ThreadPoolExecutor(cfg.fetch.workers) as pool:
+            fetched_files = list(
+                pool.map(
+                    lambda m: one(m, lambda f: workspace.staged(m.basename), False, True), members
+                )
+            )
+        kept = [_kept(f, m.basename) for m, f in zip(members, fetched_files, strict=True)]
+        info = SourceInfo(size=sum(f.size for f in fetched_files))
+    else:
+        archive = one(source, lambda f: workspace.parts / f"archive-{f.sha256}", True, False)
+        try:
+            kept = _unpack(cfg, archive.path, source.basename, workspace.staging)
+        finally:
+            archive.path.unlink(missing_ok=True)
+        info = archive.info
+    final = workspace.keep_tree(_tree_digest(kept))
+    return [replace(k, path=final / k.name) for k in kept], info
+
+
+def _tree_digest(kept: list[Kept]) -> str:
+    """A tree's digest: the sha256 of its sorted "<sha256>  <path>" lines (like sha256sum)."""
+    listing = "".join(f"{k.sha256}  {k.name}\n" for k in sorted(kept, key=lambda k: k.name))
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kept]:
-    from .extract import Limits, archive_kind, extract
+    from .extract import Limits as ExtractLimits
+    from .extract import archive_kind, extract
 
     if archive_kind(name) is None:
         raise IntegrityError(f"{name}: source.extract=true, but this is not a known archive type")
-    limits = Limits(cfg.extract.max_files, cfg.extract.max_bytes, cfg.extract.max_ratio)
+    limits = ExtractLimits(cfg.extract.max_files, cfg.extract.max_bytes, cfg.extract.max_ratio)
     try:
-        relpaths = extract(archive, staging, limits)
+        relpaths = extract(archive, staging, limits, name=name)
     except OSError as exc:  # a full disk or a permission problem while unpacking: one line
         raise GetDataError(f"{name}: could not unpack: {explain(exc)}") from exc
     kept = []
@@ -152,22 +168,16 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
     return kept
 
 
-def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
-    try:
-        data = _inspect(cfg, path, name)
-    except BaseException:
-        # A file that fails its check is not kept: nothing unlogged stays behind as if good.
-        path.unlink(missing_ok=True)
-        raise
+def _kept(fetched: Fetched, name: str) -> Kept:
     log.info(
         "fetched %s: %s in %.1f s (%s/s)%s",
-        name,
+        printable(name),
         human_bytes(fetched.size),
         fetched.seconds,
         human_bytes(fetched.size / max(fetched.seconds, 1e-9)),
         f", {fetched.attempts} attempts" if fetched.attempts > 1 else "",
     )
-    return Kept(path, name, fetched.size, fetched.sha256, fetched.md5, data)
+    return Kept(fetched.path, name, fetched.size, fetched.sha256, fetched.md5, fetched.data)
 
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
@@ -194,9 +204,7 @@ def _log_files(
         sha256 = kept[0].sha256
         content: dict[str, Any] = {"sha256": sha256, "md5": kept[0].md5, "data": kept[0].data}
     else:
-        # A folder's digest: the sha256 of its sorted "<sha256>  <path>" lines (like sha256sum).
-        listing = "".join(f"{k.sha256}  {k.name}\n" for k in sorted(kept, key=lambda k: k.name))
-        sha256 = hashlib.sha256(listing.encode()).hexdigest()
+        sha256 = _tree_digest(kept)
         content = {
             "sha256": sha256,
             "file_count": len(kept),

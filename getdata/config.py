@@ -110,6 +110,15 @@ class FetchConfig:
     backoff_max: float = 30.0
     # Files fetched at once from a directory, prefix or glob source.
     workers: int = 4
+    # Largest file accepted, in bytes: a larger announced size is refused before the download,
+    # and a body that runs past it is cut off (an endless body cannot fill the disk).
+    max_bytes: int = 1024**4
+    # Seconds one file may take in all, retries included (null: no limit). A server that
+    # trickles bytes forever fails here instead of hanging the pipeline.
+    deadline: Optional[float] = 24 * 3600.0
+    # Bytes that must stay free on the data folder's disk; the fetch stops with one line before
+    # it would go below (checked before the download and while it runs).
+    min_free_bytes: int = 1024**3
 
 
 @dataclass

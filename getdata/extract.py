@@ -105,17 +105,21 @@ def archive_stem(name: str) -> str:
     return name
 
 
-def extract(archive: Path, dest: Path, limits: Optional[Limits] = None) -> list[Path]:
+def extract(
+    archive: Path, dest: Path, limits: Optional[Limits] = None, name: Optional[str] = None
+) -> list[Path]:
     """Unpack ``archive`` into the new folder ``dest``; the regular files written, relative, sorted.
 
     A single ``.gz`` file becomes ``dest/<its name without .gz>``. ``limits`` defaults to
-    ``Limits()``.
+    ``Limits()``. ``name`` is the archive's own name (its kind), when the file on disk is a
+    partial with another name.
     """
     limits = limits or Limits()
-    kind = archive_kind(archive.name)
+    name = name or archive.name
+    kind = archive_kind(name)
     if kind is None:
         raise GetDataError(
-            f"{archive.name}: not an archive getdata unpacks "
+            f"{name}: not an archive getdata unpacks "
             "(.zip, .tar, .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .gz)"
         )
     if dest.exists() or dest.is_symlink():
@@ -124,13 +128,13 @@ def extract(archive: Path, dest: Path, limits: Optional[Limits] = None) -> list[
         raw = archive.open("rb")
         size = os.fstat(raw.fileno()).st_size
     except OSError as exc:
-        raise GetDataError(f"{archive.name}: {explain(exc)}") from exc
+        raise GetDataError(f"{name}: {explain(exc)}") from exc
     with raw:
         dest.parent.mkdir(parents=True, exist_ok=True)
         prefix = f"{TEMP_PREFIX}{dest.name}."
         tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=dest.parent))
         try:
-            job = _Job(archive.name, kind, size, limits, tmp)
+            job = _Job(name, kind, size, limits, tmp)
             if kind == "zip":
                 _unzip(raw, job)
             elif kind == "gz":

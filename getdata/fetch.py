@@ -1,20 +1,23 @@
-"""Stream a source into a file, hashing the bytes as they pass, then move it into place.
+"""Stream a source into a partial file, hashing the bytes as they pass, verify, then move it into
+place.
 
-Like pooch's ``stream_download``: the bytes go to a temporary file in the destination folder, are
-verified, and only then renamed to the final name, so a failure never leaves a half file where a
-good one is expected.
+Like pooch's ``stream_download``: the bytes go to a partial file in the destination's folder, are
+verified and checked, and only then renamed to the final name, so a failure never leaves a half
+file where a good one is expected. A partial that a killed run left behind (``kill -9``) is resumed
+by the next run of the same source, when the source still has the same version; otherwise removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import queue
 import random
+import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -24,14 +27,31 @@ from typing import Any, Optional
 
 from fsspec.callbacks import Callback, TqdmCallback
 
-from .errors import IntegrityError, SourceError, TruncatedError, explain, is_transient, retry_after
+from .errors import (
+    GetDataError,
+    IntegrityError,
+    SourceError,
+    TruncatedError,
+    explain,
+    is_transient,
+    retry_after,
+)
 from .redact import redact_text
 from .sources import Source, SourceInfo
 
 log = logging.getLogger(__name__)
 
+# Names of getdata's own temporary files and folders (a reader can tell them from data).
 TEMP_PREFIX = ".getdata-"
 TEMP_SUFFIX = ".part"
+
+# How often (in bytes written) the free space of the data folder's disk is checked.
+_FREE_CHECK_EVERY = 64 * 2**20
+
+
+class LimitError(GetDataError):
+    """A file over fetch.max_bytes or fetch.deadline, or a disk about to go below
+    fetch.min_free_bytes: never worth a retry."""
 
 
 @dataclass
@@ -44,6 +64,8 @@ class Fetched:
     # What the source said about the object while we read it (size, ETag, ...).
     info: SourceInfo
     attempts: int = 1
+    # What the check (inspection) said about the bytes, before they were moved into place.
+    data: Any = None
 
 
 @dataclass
@@ -62,6 +84,15 @@ class Retry:
         return random.uniform(0, min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
 
 
+@dataclass
+class Limits:
+    """Bounds on one file: its size, the time it may take, the free space it must leave."""
+
+    max_bytes: Optional[int] = None
+    deadline: Optional[float] = None
+    min_free_bytes: int = 0
+
+
 class _Progress:
     """The bytes and hashes so far: what a resumed attempt continues from."""
 
@@ -72,39 +103,100 @@ class _Progress:
         self.size = 0
         self.sha256 = hashlib.sha256()
         self.md5 = hashlib.md5()
-        # What identifies the version of the object the bytes so far came from.
+        # What identifies the version of the object the bytes so far came from, and its size.
         self.validator: Optional[str] = None
+        self.total: Optional[int] = None
+
+
+class _Guard:
+    """Enforces :class:`Limits` while the bytes arrive."""
+
+    def __init__(self, display: str, folder: Path, limits: Limits) -> None:
+        self.display = display
+        self.folder = folder
+        self.limits = limits
+        self.until = time.monotonic() + limits.deadline if limits.deadline else None
+        self.next_free_check = 0
+
+    def before(self, size: Optional[int], have: int) -> None:
+        """What can be refused before reading: an announced size too large for the cap or disk."""
+        cap = self.limits.max_bytes
+        if size is not None and cap is not None and size > cap:
+            raise LimitError(
+                f"{self.display}: is {size} bytes, more than fetch.max_bytes={cap}; nothing kept"
+            )
+        if size is not None:
+            self._free(size - have)
+        self.time()
+
+    def written(self, total: int) -> None:
+        cap = self.limits.max_bytes
+        if cap is not None and total > cap:
+            raise LimitError(
+                f"{self.display}: the body went past fetch.max_bytes={cap}; stopped, nothing kept"
+            )
+        if total >= self.next_free_check:
+            self.next_free_check = total + _FREE_CHECK_EVERY
+            self._free(0)
+        self.time()
+
+    def time(self) -> None:
+        if self.until is not None and time.monotonic() > self.until:
+            raise LimitError(
+                f"{self.display}: not done after fetch.deadline={self.limits.deadline:g} s; "
+                "stopped, nothing kept"
+            )
+
+    def _free(self, more: int) -> None:
+        floor = self.limits.min_free_bytes
+        if not floor and more <= 0:
+            return
+        free = shutil.disk_usage(self.folder).free
+        if free - more < floor:
+            raise LimitError(
+                f"{self.display}: {self.folder} has {free} bytes free; "
+                f"{max(more, 0)} more would leave less than fetch.min_free_bytes={floor}; "
+                "nothing kept"
+            )
 
 
 def fetch(
     source: Source,
-    dest_dir: Path,
+    partial: Path,
+    place: Callable[[Fetched], Path],
     *,
     chunk_size: int,
     retry: Optional[Retry] = None,
     sha256: Optional[str] = None,
     md5: Optional[str] = None,
     progress: bool = True,
+    limits: Optional[Limits] = None,
+    check: Optional[Callable[[Path], Any]] = None,
 ) -> Fetched:
-    """Copy ``source`` to ``dest_dir/<basename>`` and return its size and hashes.
+    """Copy ``source`` into the file ``partial``, verify it, ``check`` it, then move it to the
+    path ``place`` gives for it (made from its hashes) and return what was fetched.
 
     Transient failures (connection drops, timeouts, 5xx, 429, short bodies) are retried with
     backoff; where the source can serve a range of the same version, the retry resumes.
     """
     retry = retry or Retry()
-    target = dest_dir / source.basename
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
-    tmp = Path(tmp_name)
-    started = time.monotonic()
+    guard = _Guard(source.display, partial.parent, limits or Limits())
+    partial.parent.mkdir(parents=True, exist_ok=True)
     state = _Progress()
+    sidecar = partial.with_suffix(".json")
+    _take_over(partial, sidecar, source, state)
+    started = time.monotonic()
     callback = _progress_callback(source.basename, progress)
     try:
-        with os.fdopen(fd, "wb") as out:
+        # 0o666 less the umask: kept files get the permissions the user's umask gives them.
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o666)
+        with os.fdopen(fd, "r+b") as out:
+            out.seek(state.size)
+            out.truncate()
             attempt = 1
             while True:
                 try:
-                    info = _stream(source, out, state, chunk_size, callback)
+                    info = _stream(source, out, state, chunk_size, callback, guard, sidecar)
                     break
                 except Exception as exc:
                     if attempt >= retry.attempts or not is_transient(exc):
@@ -117,6 +209,8 @@ def fetch(
                             ) from exc
                         raise
                     wait = retry.delay(attempt, exc)
+                    if guard.until is not None:
+                        wait = min(wait, max(0.0, guard.until - time.monotonic()))
                     log.warning(
                         "%s: %s; %s in %.1f s (attempt %d of %d)",
                         source.display,
@@ -127,10 +221,11 @@ def fetch(
                         retry.attempts,
                     )
                     time.sleep(wait)
+                    guard.time()
                     attempt += 1
         callback.close()
         fetched = Fetched(
-            path=target,
+            path=partial,
             size=state.size,
             sha256=state.sha256.hexdigest(),
             md5=state.md5.hexdigest(),
@@ -139,22 +234,78 @@ def fetch(
             attempts=attempt,
         )
         _verify(source, fetched, sha256, md5)
-        os.replace(tmp, target)
+        if check is not None:
+            fetched.data = check(partial)
+        target = place(fetched)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_file() and target.stat().st_size == fetched.size:
+            # The same content is already kept there (its folder is named by its hash): keep
+            # that file untouched, so a run that references it still finds the same bytes.
+            partial.unlink()
+        else:
+            os.replace(partial, target)
+        sidecar.unlink(missing_ok=True)
+        fetched.path = target
     except BaseException:
         # Any failure, Ctrl-C and SIGTERM included: no half file stays behind.
         callback.close()
-        tmp.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
         raise
     return fetched
 
 
+def source_id(source: Source) -> str:
+    """Who a partial belongs to, without writing the URL (it may hold credentials) to disk."""
+    return hashlib.sha256(f"{source.kind}\0{source.url}\0{source.path}".encode()).hexdigest()
+
+
+def _take_over(partial: Path, sidecar: Path, source: Source, state: _Progress) -> None:
+    """Resume from a partial a killed run left, if it is this source's and names its version;
+    remove it otherwise. Its bytes are hashed again: the hashes cover the whole file."""
+    try:
+        saved = json.loads(sidecar.read_text())
+        ok = (
+            isinstance(saved, dict)
+            and saved.get("source") == source_id(source)
+            and isinstance(saved.get("validator"), str)
+            and partial.is_file()
+            and not partial.is_symlink()
+        )
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        partial.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        return
+    with partial.open("rb") as f:
+        while chunk := f.read(4 * 2**20):
+            state.sha256.update(chunk)
+            state.md5.update(chunk)
+            state.size += len(chunk)
+    state.validator = saved["validator"]
+    total = saved.get("total")
+    state.total = total if isinstance(total, int) else None
+    log.info("%s: resuming the partial download left by an earlier run", source.display)
+
+
 def _stream(
-    source: Source, out: Any, state: _Progress, chunk_size: int, callback: Callback
+    source: Source,
+    out: Any,
+    state: _Progress,
+    chunk_size: int,
+    callback: Callback,
+    guard: _Guard,
+    sidecar: Path,
 ) -> SourceInfo:
     """Read the source from where ``state`` left off (or from 0), writing and hashing."""
     # Resume only when we can name the version the bytes so far came from.
     start = state.size if state.validator else 0
     opened = source.open(start=start, validator=state.validator)
+    if opened.start and opened.info.size != state.total:
+        # The object's size is not what it was when the first bytes came: never splice.
+        opened.stream.close()
+        opened = source.open(start=0)
     if opened.start != state.size:
         # The source could not resume (no Range support, or the object changed): start over.
         out.seek(0)
@@ -163,7 +314,10 @@ def _stream(
         callback.relative_update(-callback.value)
     if opened.start == 0:
         state.validator = opened.info.validator()
+        state.total = opened.info.size
+        _save_sidecar(sidecar, source, state)
     callback.set_size(opened.info.size)
+    guard.before(opened.info.size, state.size)
     with opened.stream as stream, _Md5Thread(state) as md5:
 
         def take(chunk: bytes) -> None:
@@ -172,6 +326,7 @@ def _stream(
             state.sha256.update(chunk)
             state.size += len(chunk)
             callback.relative_update(len(chunk))
+            guard.written(state.size)
 
         if opened.aread is not None:
             _copy_on_loop(opened.aread, opened.loop, take, chunk_size)
@@ -185,6 +340,17 @@ def _stream(
             "the source announced"
         )
     return opened.info
+
+
+def _save_sidecar(sidecar: Path, source: Source, state: _Progress) -> None:
+    """Record whose bytes the partial holds, so a run killed with -9 can be resumed."""
+    if state.validator is None:
+        sidecar.unlink(missing_ok=True)
+        return
+    record = {"source": source_id(source), "validator": state.validator, "total": state.total}
+    tmp = sidecar.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, sidecar)
 
 
 class _Md5Thread:

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import io
 import os
-import posixpath
 import re
+import stat as stat_mode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Optional
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import fsspec
 from fsspec.spec import AbstractFileSystem
 
 from .config import FsspecSource, HttpSource, LocalSource, S3Source, SourceConfig
-from .errors import SourceError
-from .redact import redact_url
+from .errors import IntegrityError, SourceError
+from .paths import printable, safe_name, safe_relpath
+from .redact import is_secret_name, redact_url
 
 _MAGIC = re.compile(r"[*?\[]")
 
@@ -35,6 +36,9 @@ class SourceInfo:
     last_modified: Optional[str] = None
     version_id: Optional[str] = None
     content_type: Optional[str] = None
+    # A Content-Encoding the server applied although we asked for identity: the bytes are kept
+    # as sent (what `curl` without --compressed keeps), and this says what they are.
+    content_encoding: Optional[str] = None
 
     def as_metadata(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -71,7 +75,8 @@ class Source:
     kind: str
     fs: AbstractFileSystem
     path: str
-    # File name for the artifact entry: the URL's basename, query and fragment removed.
+    # File name for the artifact entry: the URL's basename, query and fragment removed. For a
+    # member of a folder source: its path relative to the folder (checked: no '..', no '/...').
     basename: str
     info_kwargs: dict[str, Any] = field(default_factory=dict)
     # What a listing already said about this file (members of a directory source).
@@ -79,30 +84,47 @@ class Source:
 
     def members(self) -> Optional[list[Source]]:
         """The files of a directory, prefix or glob source, named by their path relative to it;
-        None when the source is one file."""
-        magic = _MAGIC.search(self.path)
-        if magic:
+        None when the source is one file.
+
+        An existing path is taken literally, even with ``[``, ``*`` or ``?`` in its name; only a
+        path that does not exist as such and has one of them is a glob.
+        """
+        if self.fs.isdir(self.path):
+            root = self.path.rstrip("/")
+            found = self.fs.find(self.path, detail=True, withdirs=False)
+        elif _MAGIC.search(self.path) and not self.fs.exists(self.path):
+            magic = _MAGIC.search(self.path)
+            assert magic is not None
             # The folder part before the first wildcard is what names are relative to.
             root = self.path[: magic.start()].rsplit("/", 1)[0]
             found = self.fs.glob(self.path, detail=True)
-        elif self.fs.isdir(self.path):
-            root = self.path.rstrip("/")
-            found = self.fs.find(self.path, detail=True)
         else:
             return None
-        files = sorted(p for p, info in found.items() if info.get("type") == "file")
-        if not files:
+        members = []
+        for path in sorted(found):
+            info = found[path]
+            kind = info.get("type")
+            if kind == "directory":
+                continue
+            shown = self.fs.unstrip_protocol(path)
+            if kind != "file":
+                raise SourceError(
+                    f"{printable(shown)}: is a {kind or 'special file'}, not a regular file; "
+                    "a folder is logged whole or not at all"
+                )
+            members.append(self._member(path, _relative(path, root, shown), info))
+        if not members:
             raise SourceError(f"{self.display}: no files there")
-        return [
-            replace(
-                self,
-                path=path,
-                display=path if self.kind == "local" else self.fs.unstrip_protocol(path),
-                basename=posixpath.relpath(path, root) if root else path,
-                listed=_normalise_info(found[path]),
-            )
-            for path in files
-        ]
+        return members
+
+    def _member(self, path: str, rel: str, info: dict[str, Any]) -> Source:
+        return replace(
+            self,
+            path=path,
+            display=printable(self.fs.unstrip_protocol(path)),
+            basename=rel,
+            listed=_normalise_info(info),
+        )
 
     def stat(self) -> SourceInfo:
         info = self.fs.info(self.path, **self.info_kwargs)
@@ -125,47 +147,227 @@ class Source:
         return Opened(stream=stream, info=info, start=start)
 
 
+def _relative(path: str, root: str, shown: str) -> str:
+    """A listed path relative to the folder it was listed in, checked to stay inside it.
+
+    Taken as the text after the folder (not normalised): an S3 key such as ``p/../../x.csv`` is
+    refused rather than turned into a path above the data folder.
+    """
+    prefix = f"{root}/" if root else ""
+    if not path.startswith(prefix):
+        raise SourceError(f"{printable(shown)}: listed outside {root!r}; refused")
+    return safe_relpath(path[len(prefix) :], "the listed name").as_posix()
+
+
+@dataclass
+class LocalFileSource(Source):
+    """A path on this machine: a regular file, or a folder walked with its links checked."""
+
+    def members(self) -> Optional[list[Source]]:
+        if os.path.isdir(self.path):
+            return self._walk()
+        if _MAGIC.search(self.path) and not os.path.lexists(self.path):
+            return super().members()
+        return None
+
+    def stat(self) -> SourceInfo:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError as exc:
+            raise SourceError(f"{self.display}: not found: check the path") from exc
+        if stat_mode.S_ISDIR(st.st_mode):
+            raise SourceError(f"{self.display}: is a directory, not a file")
+        if not stat_mode.S_ISREG(st.st_mode):
+            # A FIFO would block the read forever, a device never end.
+            raise SourceError(f"{self.display}: is {_special(st.st_mode)}, not a regular file")
+        return _normalise_info(self.fs.info(self.path))
+
+    def _walk(self) -> list[Source]:
+        """Every regular file below the folder. A link to a file or folder inside it is followed
+        and listed under the link's own name; a link that leaves the folder, a broken link, a
+        link loop, a FIFO, socket or device stops the run with a line naming it, so a folder is
+        never logged with files silently missing."""
+        root = os.path.realpath(self.path)
+        found: list[Source] = []
+
+        def walk(folder: str, rel: str, ancestors: frozenset[str]) -> None:
+            with os.scandir(folder) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    name = f"{rel}{entry.name}"
+                    shown = os.path.join(self.path, name)
+                    target = entry.path
+                    if entry.is_symlink():
+                        target = os.path.realpath(entry.path)
+                        if not os.path.exists(target):
+                            raise SourceError(f"{printable(shown)}: is a broken link")
+                        if target != root and not target.startswith(root + os.sep):
+                            raise SourceError(
+                                f"{printable(shown)}: is a link to {printable(target)}, outside "
+                                f"the folder; refused (point source.path at a folder that holds "
+                                "what the links point to)"
+                            )
+                    st = os.stat(target)
+                    if stat_mode.S_ISDIR(st.st_mode):
+                        real = os.path.realpath(target)
+                        if real in ancestors:
+                            raise SourceError(f"{printable(shown)}: is a link loop; refused")
+                        walk(target, f"{name}/", ancestors | {real})
+                    elif stat_mode.S_ISREG(st.st_mode):
+                        rel_name = safe_relpath(name, "the file name").as_posix()
+                        found.append(
+                            replace(
+                                self,
+                                # Read what was checked: the resolved file, not the link, which
+                                # could be pointed elsewhere between the listing and the read.
+                                path=os.path.realpath(target),
+                                display=printable(shown),
+                                basename=rel_name,
+                                listed=_normalise_info(self.fs.info(target)),
+                            )
+                        )
+                    else:
+                        raise SourceError(
+                            f"{printable(shown)}: is {_special(st.st_mode)}, not a regular file; "
+                            "a folder is logged whole or not at all"
+                        )
+
+        walk(root, "", frozenset({root}))
+        if not found:
+            raise SourceError(f"{self.display}: no files there")
+        return found
+
+
+def _special(mode: int) -> str:
+    if stat_mode.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat_mode.S_ISSOCK(mode):
+        return "a socket"
+    if stat_mode.S_ISCHR(mode) or stat_mode.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+# Redirects followed at most, like curl's default of 50 but stricter: a loop fails fast.
+MAX_REDIRECTS = 10
+
+
 @dataclass
 class HttpStreamSource(Source):
     """HTTP(S): one streaming GET whose response headers also answer stat().
 
     fsspec's HTTP open() would first ask info() (a HEAD, and a GET more when the server sends no
     Content-Length); the GET we stream already carries those headers, so we take them from it.
+    Redirects are followed here, not by aiohttp, so that credentials in headers never reach
+    another origin.
     """
 
     headers: dict[str, str] = field(default_factory=dict)
 
     def members(self) -> Optional[list[Source]]:
-        return None  # HTTP has no listing: a URL is one file
+        return None  # HTTP has no listing: a URL is one file, never a glob
 
     def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
+        from fsspec.asyn import sync
+
         headers = dict(self.headers)
         if start:
             headers["Range"] = f"bytes={start}-"
             if validator:
                 # If the object changed, the server sends all of it (200) instead of the rest.
                 headers["If-Range"] = validator
-        # block_size=0: a streaming file (one GET, no Range needed, size may be unknown);
-        # size=-1 only tells fsspec not to ask info() first (the stream file never uses it).
+        response = sync(self.fs.loop, self._get, headers)
         try:
-            stream = self.fs.open(self.path, "rb", block_size=0, size=-1, headers=headers)
-        except FileNotFoundError as exc:
-            # fsspec turns a 404 into a bare FileNotFoundError(url); say what it was.
-            raise SourceError(f"{self.display}: not found (HTTP 404): check the URL") from exc
-        except Exception as exc:
-            if start and getattr(exc, "status", None) == 416:
-                # Nothing at that offset: the object is shorter than before. Start over.
-                return self.open(0)
+            resumed = _check_http_response(self.display, response, start)
+        except BaseException:
+            response.close()
             raise
-        response = stream.r
-        resumed = start if response.status == 206 else 0
+        if resumed < 0:
+            response.close()
+            return self.open(0)  # a 206 we cannot trust, or 416: start over, whole
         return Opened(
-            stream=stream,
+            stream=_HttpBody(self.fs.loop, response),
             info=_http_info(response, resumed),
             start=resumed,
             aread=response.content.read,
             loop=self.fs.loop,
         )
+
+    async def _get(self, headers: dict[str, str]) -> Any:
+        session = await self.fs.set_session()
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await session.get(
+                self.fs.encode_url(url), headers=headers, allow_redirects=False
+            )
+            if response.status not in (301, 302, 303, 307, 308):
+                return response
+            location = response.headers.get("Location")
+            response.close()
+            if not location:
+                raise SourceError(
+                    f"{self.display}: redirect (HTTP {response.status}) without Location"
+                )
+            target = urljoin(url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise SourceError(f"{self.display}: redirected to a non-http URL; refused")
+            if _origin(target) != _origin(url):
+                # Credentials were meant for the origin the user named, not wherever it sends us.
+                headers = {k: v for k, v in headers.items() if not is_secret_name(k)}
+            url = target
+        raise SourceError(f"{self.display}: more than {MAX_REDIRECTS} redirects")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _check_http_response(display: str, response: Any, start: int) -> int:
+    """Where the body starts in the object: ``start`` for a 206 that proves it, 0 for a 200,
+    -1 for a reply to a resume that must be restarted. Anything else fails with one line."""
+    status = response.status
+    if status == 404:
+        raise SourceError(f"{display}: not found (HTTP 404): check the URL")
+    if status == 416 and start:
+        return -1  # nothing at that offset: the object is shorter than before
+    if status >= 400:
+        response.raise_for_status()
+    if status == 200:
+        return 0
+    if status == 206:
+        content_range = response.headers.get("Content-Range")
+        if not start:
+            raise IntegrityError(
+                f"{display}: the server sent part of the file (HTTP 206) to a request for all "
+                "of it; refused"
+            )
+        begin, total = _range_start_total(content_range)
+        if begin != start or total is None:
+            return -1  # not the bytes we asked for: never splice them
+        return start
+    raise SourceError(f"{display}: the server answered HTTP {status}, not the file")
+
+
+class _HttpBody(io.RawIOBase):
+    """A blocking reader over an aiohttp response body (read on fsspec's event loop)."""
+
+    def __init__(self, loop: Any, response: Any) -> None:
+        self.loop = loop
+        self.response = response
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        from fsspec.asyn import sync
+
+        return sync(self.loop, self.response.content.read, size)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.response.close()
+        super().close()
 
 
 @dataclass
@@ -197,7 +399,13 @@ class S3StreamSource(Source):
             if start and code in ("PreconditionFailed", "InvalidRange"):
                 return self.open(0)
             raise
-        total = _range_total(response.get("ContentRange")) or response.get("ContentLength")
+        body = response["Body"]
+        if start:
+            begin, _ = _range_start_total(response.get("ContentRange"))
+            if begin != start:
+                body.close()
+                return self.open(0)  # not the bytes we asked for: never splice them
+        total = _range_start_total(response.get("ContentRange"))[1] or response.get("ContentLength")
         modified = response.get("LastModified")
         info = SourceInfo(
             size=total,
@@ -206,7 +414,6 @@ class S3StreamSource(Source):
             version_id=response.get("VersionId"),
             content_type=response.get("ContentType"),
         )
-        body = response["Body"]
         return Opened(
             stream=_SyncBody(self.fs.loop, body),
             info=info,
@@ -249,7 +456,7 @@ def resolve(cfg: SourceConfig) -> Source:
         fs, path = fsspec.core.url_to_fs(cfg.url, **cfg.storage_options)
         return Source(
             url=cfg.url,
-            display=redact_url(cfg.url),
+            display=printable(redact_url(cfg.url)),
             kind="fsspec",
             fs=fs,
             path=path,
@@ -259,36 +466,39 @@ def resolve(cfg: SourceConfig) -> Source:
 
 
 def _http(cfg: HttpSource) -> Source:
+    display = printable(redact_url(cfg.url))
     if urlsplit(cfg.url).scheme not in ("http", "https"):
-        raise SourceError(f"{redact_url(cfg.url)}: an http source needs an http:// or https:// URL")
+        raise SourceError(f"{display}: an http source needs an http:// or https:// URL")
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.timeout, sock_read=cfg.timeout)
     fs = fsspec.filesystem(
         "http",
-        headers=dict(cfg.headers),
-        client_kwargs={"timeout": timeout},
+        # The bytes as published: a Content-Encoding the server applies anyway is kept, not
+        # decoded, so Content-Length, Range offsets and the hashes all count the same bytes.
+        client_kwargs={"timeout": timeout, "auto_decompress": False},
         # A new filesystem per run: fsspec would otherwise reuse an instance (and its session)
-        # across datasets of one process, with whatever headers it was made with.
+        # across datasets of one process.
         skip_instance_cache=True,
     )
+    name = unquote(urlsplit(cfg.url).path).rstrip("/").rsplit("/", 1)[-1] or "data"
     return HttpStreamSource(
         url=cfg.url,
-        display=redact_url(cfg.url),
+        display=display,
         kind="http",
         fs=fs,
         path=cfg.url,
-        basename=_basename(urlsplit(cfg.url).path),
-        # identity: the file's own bytes, so Content-Length and Range count the same bytes we
-        # hash (a server may still compress; aiohttp then decompresses and we ignore the length).
+        basename=safe_name(name, "the URL's file name"),
+        # identity: the file's own bytes, so Content-Length and Range count the bytes we hash.
         headers={"Accept-Encoding": "identity", **cfg.headers},
     )
 
 
 def _s3(cfg: S3Source) -> Source:
     parts = urlsplit(cfg.url)
+    display = printable(redact_url(cfg.url))
     if parts.scheme not in ("s3", "s3a") or not parts.netloc or not parts.path.strip("/"):
-        raise SourceError(f"{redact_url(cfg.url)}: an s3 source needs a URL like s3://bucket/key")
+        raise SourceError(f"{display}: an s3 source needs a URL like s3://bucket/key")
     options: dict[str, Any] = dict(cfg.storage_options)
     if cfg.endpoint_url:
         options["endpoint_url"] = cfg.endpoint_url
@@ -304,7 +514,7 @@ def _s3(cfg: S3Source) -> Source:
     path = f"{parts.netloc}{parts.path}"
     return S3StreamSource(
         url=cfg.url,
-        display=redact_url(cfg.url),
+        display=display,
         kind="s3",
         fs=fs,
         path=path,
@@ -316,24 +526,25 @@ def _s3(cfg: S3Source) -> Source:
 
 def _local(cfg: LocalSource) -> Source:
     path = os.path.abspath(os.path.expanduser(cfg.path))
-    return Source(
+    return LocalFileSource(
         url=cfg.path,
-        display=path,
+        display=printable(path),
         kind="local",
         fs=fsspec.filesystem("file"),
         path=path,
-        basename=_basename(path),
+        basename=_basename(path, literal=os.path.lexists(path)),
     )
 
 
-def _basename(path: str) -> str:
-    path = unquote(path)
-    magic = _MAGIC.search(path)
+def _basename(path: str, literal: bool = False) -> str:
+    """The file name a path or key is logged under (a glob: the folder it matches in)."""
+    path = path.rstrip("/")
+    magic = None if literal else _MAGIC.search(path)
     if magic:
         # A glob is named after the folder it matches in: data/*.csv -> data
         path = path[: magic.start()].rsplit("/", 1)[0]
-    name = posixpath.basename(path.rstrip("/"))
-    return name or "data"
+    name = path.rsplit("/", 1)[-1] or "data"
+    return safe_name(name, "the source's file name")
 
 
 def _http_info(response: Any, start: int) -> SourceInfo:
@@ -341,21 +552,33 @@ def _http_info(response: Any, start: int) -> SourceInfo:
     headers = response.headers
     size: Optional[int] = None
     if response.status == 206:
-        size = _range_total(headers.get("Content-Range"))
-    elif "Content-Length" in headers and headers.get("Content-Encoding", "identity") == "identity":
-        size = int(headers["Content-Length"]) + start
+        size = _range_start_total(headers.get("Content-Range"))[1]
+    elif (length := headers.get("Content-Length", "")).isdigit():
+        size = int(length)
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
     return SourceInfo(
         size=size,
         etag=headers.get("ETag"),
         last_modified=headers.get("Last-Modified"),
         content_type=headers.get("Content-Type", "").partition(";")[0] or None,
+        content_encoding=None if encoding in ("", "identity") else encoding,
     )
 
 
-def _range_total(content_range: Optional[str]) -> Optional[int]:
-    """The object's full size from a Content-Range like ``bytes 100-999/1000`` (None if ``*``)."""
-    total = (content_range or "").rpartition("/")[2]
-    return int(total) if total.isdigit() else None
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def _range_start_total(content_range: Optional[str]) -> tuple[Optional[int], Optional[int]]:
+    """(first byte, full size) from a Content-Range like ``bytes 100-999/1000``; None for
+    what is missing, malformed or inconsistent (end before start, end past the size)."""
+    match = _CONTENT_RANGE.match(content_range or "")
+    if not match:
+        return None, None
+    first, last = int(match[1]), int(match[2])
+    total = int(match[3]) if match[3] != "*" else None
+    if last < first or (total is not None and last >= total):
+        return None, None
+    return first, total
 
 
 def _normalise_info(info: dict[str, Any]) -> SourceInfo:

@@ -91,5 +91,13 @@ def compose_cfg(*overrides: str) -> Any:
 
 
 def leftovers(root: Path) -> list[Path]:
-    """Temporary download files anywhere under ``root`` (there must never be any)."""
-    return sorted(root.rglob(".getdata-*.part"))
+    """getdata's partial files and staging folders anywhere under ``root`` (there must never be
+    any once a run has ended; the lock file ``.getdata.lock`` is not one)."""
+    return sorted(p for p in root.rglob(".getdata-*") if not p.name.endswith(".lock"))
+
+
+def kept_path(data_dir: Path, artifact: str, name: str = "") -> Path:
+    """The one kept version of ``artifact`` under ``data_dir`` (``<artifact>/<sha16>/``), or the
+    file ``name`` in it."""
+    versions = [p for p in (data_dir / artifact).iterdir() if not p.name.startswith(".")]
+    return only(versions) / name if name else only(versions)

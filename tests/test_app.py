@@ -11,7 +11,7 @@ import pytest
 
 from getdata.config import bundled_data
 from getdata.errors import GetDataError
-from tests.support import logged, md5_b64, only, run_in_process, sha256_hex
+from tests.support import kept_path, logged, md5_b64, only, run_in_process, sha256_hex
 from tests.wandb_file import run_info
 
 PAYLOAD = b"".join(b"%08d,%s\n" % (i, b"x" * (i % 50)) for i in range(60_000))  # ~2 MiB
@@ -43,7 +43,7 @@ def test_bundled_sample(wb: Path) -> None:
     assert meta["data"]["format"] == "parquet"
     assert meta["data"]["rows"] == 500
     # The file W&B references is the one kept in the run folder, byte for byte.
-    assert (wb / "run" / "data" / "sample.parquet").read_bytes() == data
+    assert kept_path(wb / "run" / "data", "sample.parquet", "sample.parquet").read_bytes() == data
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_http_source(wb: Path, http_server, behaviour: dict) -> None:
     if behaviour.get("content_length", True):
         assert meta["source"]["size"] == len(PAYLOAD)
         assert meta["source"]["etag"]
-    assert (wb / "run" / "data" / "big.csv").read_bytes() == PAYLOAD
+    assert kept_path(wb / "run" / "data", "raw_data.csv", "big.csv").read_bytes() == PAYLOAD
     gets = [r for r in http_server.requests if r.method == "GET"]
     assert len(gets) == 1, "the body is read in one streaming GET"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from getdata.config import bundled_data
-from tests.support import REPO, logged, md5_b64, only, run_cli, sha256_hex, wandb_env
+from tests.support import REPO, kept_path, logged, md5_b64, only, run_cli, sha256_hex, wandb_env
 from tests.wandb_file import run_info
 
 SAMPLE = Path(bundled_data("sample.parquet")).read_bytes()
@@ -92,8 +92,11 @@ def test_sweep_two_datasets(tmp_path: Path, http_server, launcher: str) -> None:
     assert only(by_name["squares.csv"].entries).digest == md5_b64(csv)
     assert only(by_name["sample.parquet"].entries).digest == md5_b64(SAMPLE)
     # Each job has its own sweep subfolder, with its log and its data.
-    assert (sweep_dir / "0" / "data" / "sample.parquet").read_bytes() == SAMPLE
-    assert (sweep_dir / "1" / "data" / "squares.csv").read_bytes() == csv
+    assert (
+        kept_path(sweep_dir / "0" / "data", "sample.parquet", "sample.parquet").read_bytes()
+        == SAMPLE
+    )
+    assert kept_path(sweep_dir / "1" / "data", "squares.csv", "squares.csv").read_bytes() == csv
     assert (sweep_dir / "0" / "getdata.log").is_file()
 
 

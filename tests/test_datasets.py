@@ -16,6 +16,7 @@ import wandb
 from getdata.report import run_job
 from tests.support import (
     compose_cfg,
+    kept_path,
     leftovers,
     logged,
     md5_b64,
@@ -84,7 +85,7 @@ def test_local_directory_is_one_artifact(wb: Path, tmp_path: Path) -> None:
     assert listed["2024-02.csv"]["data"]["rows"] == 150
     assert listed["nested/extra.parquet"]["data"]["rows"] == 40
     assert listed["notes.txt"]["sha256"] == sha256_hex(files["notes.txt"])
-    kept = wb / "run" / "data" / "songs"
+    kept = kept_path(wb / "run" / "data", "songs")
     assert {p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()} == set(files)
     assert leftovers(wb) == []
 
@@ -310,8 +311,11 @@ def test_archive_is_unpacked_into_a_folder_artifact(wb: Path, http_server, tmp_p
     rows = {f["path"]: f["data"].get("rows") for f in artifact.metadata["files"]}
     assert rows["songs/2024-01.csv"] == 100
     # Only the unpacked folder is kept; the archive itself is not.
-    kept = sorted(p.name for p in (wb / "run" / "data").iterdir())
-    assert kept == ["songs"] and (wb / "run" / "data" / "songs").is_dir()
+    data = wb / "run" / "data"
+    kept = kept_path(data, "songs")
+    every_file = {p for p in data.rglob("*") if p.is_file() and p.name != ".getdata.lock"}
+    assert every_file == {p for p in kept.rglob("*") if p.is_file()}
+    assert {p.relative_to(kept).as_posix() for p in every_file} == {f"songs/{k}" for k in files}
     assert leftovers(wb) == []
 
 

@@ -24,7 +24,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from getdata.config import config_dir
-from tests.support import logged, md5_b64, only, run_cli, wandb_env
+from tests.support import kept_path, logged, md5_b64, only, run_cli, wandb_env
 
 ONE = b"id,genre\n" + b"".join(b"%d,rock\n" % i for i in range(300))
 TWO = b"id,tempo\n" + b"".join(b"%d,%d.5\n" % (i, 60 + i % 120) for i in range(400))
@@ -46,8 +46,8 @@ def check_two_artifacts(tmp_path: Path, sweep_dir: Path) -> None:
     assert only(by_name["one.csv"].entries).digest == md5_b64(ONE)
     assert only(by_name["two.csv"].entries).digest == md5_b64(TWO)
     # Each job ran in its own sweep subfolder, as with the basic launcher.
-    assert (sweep_dir / "0" / "data" / "one.csv").read_bytes() == ONE
-    assert (sweep_dir / "1" / "data" / "two.csv").read_bytes() == TWO
+    assert kept_path(sweep_dir / "0" / "data", "one.csv", "one.csv").read_bytes() == ONE
+    assert kept_path(sweep_dir / "1" / "data", "two.csv", "two.csv").read_bytes() == TWO
     assert "logged artifact one.csv" in (sweep_dir / "0" / "getdata.log").read_text()
 
 

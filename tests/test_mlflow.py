@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from getdata.config import bundled_data
 from getdata.mlproject import build_overrides, hydra_quote, local_path, source_kind
-from tests.support import REPO, compose_cfg, logged, md5_b64, only, sha256_hex, wandb_env
+from tests.support import REPO, compose_cfg, kept_path, logged, md5_b64, only, sha256_hex, wandb_env
 from tests.wandb_file import run_info
 
 SAMPLE = Path(bundled_data("sample.parquet")).read_bytes()
@@ -125,7 +125,9 @@ def test_mlflow_run_logs_the_artifact(
     assert info["project"] == "getdata-tests"  # $WANDB_PROJECT, as before
     assert info["job_type"] == "get_data"
     assert [r.query for r in http_server.requests_for("/genres_mod.parquet")] == ["raw=true&x=1"]
-    assert (run_dir / "data" / "genres_mod.parquet").read_bytes() == SAMPLE
+    assert (
+        kept_path(run_dir / "data", "raw_data.parquet", "genres_mod.parquet").read_bytes() == SAMPLE
+    )
 
     # MLflow recorded the run with its parameters, finished.
     import mlflow
