@@ -56,19 +56,22 @@ class Kept:
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     check_settings(cfg)
-    source = resolve(cfg.source)
-    name = check_artifact_name(
-        cfg.artifact.name
-        or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
-    )
+    if cfg.artifact.name:
+        check_artifact_name(cfg.artifact.name)
     data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
     if cfg.artifact.mode is ArtifactMode.copy:
         check_writable_folder(data_dir, "data_dir")
     if cfg.skip_unchanged:
         check_writable_folder(Path(cfg.state_dir), "state_dir")
+    source = resolve(cfg.source)
     with describe(source.display):
-        members = source.members()
-        state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
+        members = source.members()  # a listing (a glob names the artifact after its folder)
+    name = check_artifact_name(
+        cfg.artifact.name
+        or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
+    )
+    state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
+    with describe(source.display):
         current = _fingerprint(source, members) if state else None
     if state and state.unchanged(current, source.display):
         log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)

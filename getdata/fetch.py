@@ -257,7 +257,9 @@ def fetch(
 
 def source_id(source: Source) -> str:
     """Who a partial belongs to, without writing the URL (it may hold credentials) to disk."""
-    return hashlib.sha256(f"{source.kind}\0{source.url}\0{source.path}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{source.kind}\0{source.url}\0{source.path}\0{source.basename}".encode()
+    ).hexdigest()
 
 
 def _take_over(partial: Path, sidecar: Path, source: Source, state: _Progress) -> None:

@@ -95,9 +95,11 @@ class Source:
         elif _MAGIC.search(self.path) and not self.fs.exists(self.path):
             magic = _MAGIC.search(self.path)
             assert magic is not None
-            # The folder part before the first wildcard is what names are relative to.
+            # The folder part before the first wildcard is what names are relative to, and
+            # what the artifact is named after: data/*.csv -> data.
             root = self.path[: magic.start()].rsplit("/", 1)[0]
             found = self.fs.glob(self.path, detail=True)
+            self.basename = _basename(self.path)
         else:
             return None
         members = []
@@ -460,7 +462,7 @@ def resolve(cfg: SourceConfig) -> Source:
             kind="fsspec",
             fs=fs,
             path=path,
-            basename=_basename(path),
+            basename=_basename(path, literal=True),
         )
     raise SourceError(f"unsupported source config: {type(cfg).__name__}")
 
@@ -518,7 +520,7 @@ def _s3(cfg: S3Source) -> Source:
         kind="s3",
         fs=fs,
         path=path,
-        basename=_basename(parts.path),
+        basename=_basename(parts.path, literal=True),
         info_kwargs=version,
         version_id=cfg.version_id,
     )
