@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from .config import config_dir, register_configs
 from .report import run_job
+from .scratch import private_tmpdir
 
 register_configs()
 
@@ -52,11 +53,13 @@ def cli() -> None:
     """
     multirun = any(a in ("-m", "--multirun") or a.startswith("hydra.mode=") for a in sys.argv)
     if multirun:
-        main()
+        with private_tmpdir():
+            main()
         return
     code = 0
     try:
-        main()
+        with private_tmpdir():
+            main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     logging.shutdown()

@@ -546,3 +546,67 @@ def test_kill_9_partial_is_resumed_by_the_next_run(tmp_path: Path) -> None:
     (kept,) = files_named(data_dir, "big.bin")
     assert kept.read_bytes() == DATA
     assert "resuming the partial download" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["artifact.preview_rows=5"],
+        ["source=local", "source.path=/nonexistent/x.csv"],
+        ["-m", "dataset=sample", "artifact.preview_rows=5"],
+    ],
+    ids=["ok-with-preview", "failed", "sweep"],
+)
+def test_tmpdir_is_as_it_was(tmp_path: Path, args: list[str]) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, **wandb_env(tmp_path), "TMPDIR": str(tmp)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "getdata",
+            *args,
+            f"hydra.run.dir={tmp_path / 'run'}",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (done.returncode == 0) == ("failed" not in args[-1] and "nonexistent" not in str(args))
+    assert list(tmp.iterdir()) == [], "TMPDIR is as it was"
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials in headers never follow a redirect to another origin
+# ---------------------------------------------------------------------------------------------
+
+
+def test_secret_headers_are_dropped_on_a_cross_origin_redirect(wb: Path, http_server) -> None:
+    from tests.servers import FileServer
+
+    with FileServer() as other:
+        target = other.add("/d.csv", b"a\n1\n")
+        http_server.add("/same.csv", b"a\n1\n")
+        start = http_server.add("/d.csv", b"", redirect_to=target)
+        hop = http_server.add("/hop.csv", b"", redirect_to="/same.csv")
+        secrets = [
+            "+source.headers.X-Api-Key=k1",
+            "+source.headers.PRIVATE-TOKEN=t1",
+            "+source.headers.Authorization='Bearer b1'",
+            "+source.headers.X-Trace=keep",
+        ]
+        assert job(wb, "source=http", f"source.url={start}", *secrets).status == "ok"
+        sent = only(other.requests_for("/d.csv", "GET")).headers
+        assert sent.get("X-Trace") == "keep"
+        for name in ("X-Api-Key", "PRIVATE-TOKEN", "Authorization"):
+            assert sent.get(name) is None, f"{name} reached another origin"
+        # Within the same origin the headers are still sent.
+        assert job(tmp := wb / "same", "source=http", f"source.url={hop}", *secrets).status == "ok"
+        assert tmp.exists()
+        same = only(http_server.requests_for("/same.csv", "GET")).headers
+        assert same.get("X-Api-Key") == "k1" and same.get("Authorization") == "Bearer b1"
