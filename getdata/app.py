@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .config import AppConfig, ArtifactMode, S3Source
+from .config import AppConfig, ArtifactMode
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
 from .fetch import Fetched, Limits, Retry, fetch, hash_file, human_bytes, source_id
@@ -233,19 +233,10 @@ def _log_files(
 
 
 def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[str, Any]) -> Result:
-    if source.kind not in ("http", "s3"):
-        raise GetDataError(
-            f"{source.display}: artifact.mode=reference needs an http(s) or s3 source"
-        )
+    uri, env = source.reference()
     with describe(source.display):
         info = source.stat()
     log.info("referencing %s (no download)", source.display)
-    env = {}
-    if isinstance(cfg.source, S3Source) and cfg.source.endpoint_url:
-        env["AWS_S3_ENDPOINT_URL"] = cfg.source.endpoint_url  # where W&B's S3 handler looks
-    uri = source.url
-    if isinstance(cfg.source, S3Source) and cfg.source.version_id:
-        uri = f"{uri}?versionId={cfg.source.version_id}"
     with describe(source.display):
         tracked = log_artifact(
             cfg.wandb,

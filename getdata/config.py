@@ -1,7 +1,9 @@
 """Typed configuration: the dataclasses behind every YAML file and command-line override.
 
 ``register_configs()`` puts them in Hydra's ConfigStore: the app schema as ``getdata_schema`` and
-one schema per source kind in the ``source`` group, so ``source=http`` selects :class:`HttpSource`.
+one schema per source kind in the ``source`` group, so ``source=http`` selects
+:class:`getdata.sources.http.HttpSource`. The kinds' dataclasses live with their code in
+``getdata/sources/`` (plug-ins); the base they share is here.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def bundled_data(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sources: one dataclass per kind, on a common base. Each field is documented on the line above.
+# Sources: the base every kind's dataclass derives from (getdata/sources/<kind>.py), with a
+# `_target_` naming the function that builds the source. Each field is documented above it.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -48,47 +51,6 @@ class SourceConfig:
     md5: Optional[str] = None
     # Unpack a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz/.gz file and log its contents as a folder.
     extract: bool = False
-
-
-@dataclass
-class HttpSource(SourceConfig):
-    # http:// or https:// URL. Quote it on the command line if it has `=`, `&`, `#` or `~`.
-    url: str = MISSING
-    # Extra request headers, e.g. Authorization. Their values are never logged or sent to W&B.
-    headers: dict[str, str] = field(default_factory=dict)
-    # Seconds to wait for the connection and for each read before giving up.
-    timeout: float = 60.0
-
-
-@dataclass
-class LocalSource(SourceConfig):
-    # A path on this machine, absolute or relative to the directory you run getdata from.
-    path: str = MISSING
-
-
-@dataclass
-class S3Source(SourceConfig):
-    # s3://bucket/key
-    url: str = MISSING
-    # Endpoint of an S3-compatible server (MinIO, moto, ...); null means AWS.
-    endpoint_url: Optional[str] = None
-    # Read a public bucket without credentials.
-    anon: bool = False
-    # Seconds to wait for the connection and for each read before giving up.
-    timeout: float = 60.0
-    # A specific object version (versioned buckets only).
-    version_id: Optional[str] = None
-    # Passed to s3fs.S3FileSystem as keyword arguments (profile, client_kwargs, ...).
-    # Credentials come from the usual AWS environment variables or profile, not from here.
-    storage_options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class FsspecSource(SourceConfig):
-    # Any URL fsspec understands (gs://, az://, memory://, zip://..., ...).
-    url: str = MISSING
-    # Keyword arguments for that fsspec filesystem.
-    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,19 +202,13 @@ def _unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
-SOURCE_KINDS: dict[str, type[SourceConfig]] = {
-    "http": HttpSource,
-    "local": LocalSource,
-    "s3": S3Source,
-    "fsspec": FsspecSource,
-}
-
-
 def register_configs() -> None:
     """Store the schemas in Hydra's ConfigStore and register the ``getdata.data`` resolver."""
     cs = ConfigStore.instance()
     cs.store(name="getdata_schema", node=AppConfig)
-    for kind, node in SOURCE_KINDS.items():
+    from .sources import kinds
+
+    for kind, node in kinds().items():
         cs.store(group="source", name=kind, node=node)
     if not OmegaConf.has_resolver("getdata.data"):
         OmegaConf.register_new_resolver("getdata.data", bundled_data)

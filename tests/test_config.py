@@ -13,14 +13,14 @@ from omegaconf.errors import ValidationError
 from getdata.app import artifact_name
 from getdata.config import (
     AppConfig,
-    HttpSource,
-    LocalSource,
-    S3Source,
     WandbMode,
     config_dir,
     register_configs,
     to_app_config,
 )
+from getdata.sources.http import HttpSource
+from getdata.sources.local import LocalSource
+from getdata.sources.s3 import S3Source
 
 register_configs()
 

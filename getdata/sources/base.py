@@ -1,0 +1,223 @@
+"""What every source kind shares: what a source says about an object (:class:`SourceInfo`), an
+open stream (:class:`Opened`), and :class:`Source`, a file (or folder, prefix, glob) read through
+an fsspec filesystem. The kinds (http.py, s3.py, local.py, any_url.py) refine it.
+"""
+
+from __future__ import annotations
+
+import re
+import stat as stat_mode
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Optional
+
+from fsspec.spec import AbstractFileSystem
+
+from ..errors import SourceError
+from ..paths import printable, safe_name, safe_relpath
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+@dataclass
+class SourceInfo:
+    """What the source says about the object before we read it (all optional)."""
+
+    size: Optional[int] = None
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
+    version_id: Optional[str] = None
+    content_type: Optional[str] = None
+    # A Content-Encoding the server applied although we asked for identity: the bytes are kept
+    # as sent (what `curl` without --compressed keeps), and this says what they are.
+    content_encoding: Optional[str] = None
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def validator(self) -> Optional[str]:
+        """What identifies this version for a resume: a strong ETag, else Last-Modified."""
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
+
+@dataclass
+class Opened:
+    """An open byte stream, what the source said about it, and where in the object it starts."""
+
+    # A binary file-like object: read(n), close(), usable in a with-statement.
+    stream: Any
+    info: SourceInfo
+    # The offset the stream starts at: the one asked for, or 0 when the source could not resume.
+    start: int = 0
+    # For network streams: the coroutine read(n) under ``stream`` and the event loop it runs on,
+    # so the copy can run as one coroutine there instead of a thread hand-off per read.
+    aread: Optional[Callable[[int], Awaitable[bytes]]] = None
+    loop: Any = None
+
+
+@dataclass
+class Source:
+    """One object to read: the filesystem, the path it knows it by, and how to open it."""
+
+    # The URL as configured, credentials included: never log it, log `display` instead.
+    url: str
+    display: str
+    kind: str
+    fs: AbstractFileSystem
+    path: str
+    # File name for the artifact entry: the URL's basename, query and fragment removed. For a
+    # member of a folder source: its path relative to the folder (checked: no '..', no '/...').
+    basename: str
+    info_kwargs: dict[str, Any] = field(default_factory=dict)
+    # What a listing already said about this file (members of a directory source).
+    listed: Optional[SourceInfo] = None
+
+    def members(self) -> Optional[list[Source]]:
+        """The files of a directory, prefix or glob source, named by their path relative to it;
+        None when the source is one file.
+
+        An existing path is taken literally, even with ``[``, ``*`` or ``?`` in its name; only a
+        path that does not exist as such and has one of them is a glob.
+        """
+        if self.fs.isdir(self.path):
+            root = self.path.rstrip("/")
+            found = self.fs.find(self.path, detail=True, withdirs=False)
+        elif _MAGIC.search(self.path) and not self.fs.exists(self.path):
+            magic = _MAGIC.search(self.path)
+            assert magic is not None
+            # The folder part before the first wildcard is what names are relative to, and
+            # what the artifact is named after: data/*.csv -> data.
+            root = self.path[: magic.start()].rsplit("/", 1)[0]
+            found = self.fs.glob(self.path, detail=True)
+            self.basename = _basename(self.path)
+        else:
+            return None
+        members = []
+        for path in sorted(found):
+            info = found[path]
+            kind = info.get("type")
+            if kind == "directory":
+                continue
+            shown = self.fs.unstrip_protocol(path)
+            if kind != "file":
+                raise SourceError(
+                    f"{printable(shown)}: is a {kind or 'special file'}, not a regular file; "
+                    "a folder is logged whole or not at all"
+                )
+            members.append(self._member(path, _relative(path, root, shown), info))
+        if not members:
+            raise SourceError(f"{self.display}: no files there")
+        return members
+
+    def _member(self, path: str, rel: str, info: dict[str, Any]) -> Source:
+        return replace(
+            self,
+            path=path,
+            display=printable(self.fs.unstrip_protocol(path)),
+            basename=rel,
+            listed=_normalise_info(info),
+        )
+
+    def stat(self) -> SourceInfo:
+        info = self.fs.info(self.path, **self.info_kwargs)
+        if info.get("type") == "directory":
+            raise SourceError(f"{self.display}: is a directory, not a file")
+        return _normalise_info(info)
+
+    def reference(self) -> tuple[str, dict[str, str]]:
+        """For ``artifact.mode=reference``: the URI W&B records, and the environment its
+        reference handler needs to reach it. Only kinds W&B can check without the bytes have one."""
+        raise SourceError(f"{self.display}: artifact.mode=reference needs an http(s) or s3 source")
+
+    def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
+        """Open for sequential reading from byte ``start`` (0 unless resuming).
+
+        ``validator`` is the ETag the bytes before ``start`` came from; a source that can tell
+        restarts from 0 when the object has changed since, instead of splicing two versions.
+        """
+        info = self.stat()
+        if start and (validator is None or info.validator() != validator):
+            start = 0  # changed since, or no way to tell: never splice two versions
+        stream = self.fs.open(self.path, "rb")
+        if start:
+            stream.seek(start)
+        return Opened(stream=stream, info=info, start=start)
+
+
+def _relative(path: str, root: str, shown: str) -> str:
+    """A listed path relative to the folder it was listed in, checked to stay inside it.
+
+    Taken as the text after the folder (not normalised): an S3 key such as ``p/../../x.csv`` is
+    refused rather than turned into a path above the data folder.
+    """
+    prefix = f"{root}/" if root else ""
+    if not path.startswith(prefix):
+        raise SourceError(f"{printable(shown)}: listed outside {root!r}; refused")
+    return safe_relpath(path[len(prefix) :], "the listed name").as_posix()
+
+
+def _special(mode: int) -> str:
+    if stat_mode.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat_mode.S_ISSOCK(mode):
+        return "a socket"
+    if stat_mode.S_ISCHR(mode) or stat_mode.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+# Redirects followed at most, like curl's default of 50 but stricter: a loop fails fast.
+
+
+def _basename(path: str, literal: bool = False) -> str:
+    """The file name a path or key is logged under (a glob: the folder it matches in)."""
+    path = path.rstrip("/")
+    magic = None if literal else _MAGIC.search(path)
+    if magic:
+        # A glob is named after the folder it matches in: data/*.csv -> data
+        path = path[: magic.start()].rsplit("/", 1)[0]
+    name = path.rsplit("/", 1)[-1] or "data"
+    return safe_name(name, "the source's file name")
+
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def _range_start_total(content_range: Optional[str]) -> tuple[Optional[int], Optional[int]]:
+    """(first byte, full size) from a Content-Range like ``bytes 100-999/1000``; None for
+    what is missing, malformed or inconsistent (end before start, end past the size)."""
+    match = _CONTENT_RANGE.match(content_range or "")
+    if not match:
+        return None, None
+    first, last = int(match[1]), int(match[2])
+    total = int(match[3]) if match[3] != "*" else None
+    if last < first or (total is not None and last >= total):
+        return None, None
+    return first, total
+
+
+def _normalise_info(info: dict[str, Any]) -> SourceInfo:
+    """fsspec's info() differs per filesystem; keep what a reader of the artifact cares about."""
+
+    def first(*keys: str) -> Any:
+        for key in keys:
+            if info.get(key) not in (None, ""):
+                return info[key]
+        return None
+
+    modified = first("Last-Modified", "LastModified", "last_modified", "mtime", "updated")
+    if isinstance(modified, datetime):
+        modified = modified.isoformat()
+    elif isinstance(modified, (int, float)):
+        modified = datetime.fromtimestamp(modified).astimezone().isoformat()
+    size = first("size", "Size", "ContentLength")
+    return SourceInfo(
+        size=int(size) if size is not None else None,
+        etag=first("ETag", "etag"),
+        last_modified=str(modified) if modified is not None else None,
+        version_id=first("VersionId", "version_id", "generation"),
+        content_type=first("mimetype", "ContentType", "content_type"),
+    )

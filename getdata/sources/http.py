@@ -1,0 +1,202 @@
+"""HTTP(S): one streaming GET; redirects followed here, so credentials keep to their origin."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from urllib.parse import unquote, urljoin, urlsplit
+
+import fsspec
+from omegaconf import MISSING
+
+from ..config import SourceConfig
+from ..errors import IntegrityError, SourceError
+from ..paths import printable, safe_name
+from ..redact import is_secret_name, redact_url
+from .base import Opened, Source, SourceInfo, _range_start_total
+
+KIND = "http"
+
+
+@dataclass
+class HttpSource(SourceConfig):
+    _target_: str = "getdata.sources.http.build"
+    # http:// or https:// URL. Quote it on the command line if it has `=`, `&`, `#` or `~`.
+    url: str = MISSING
+    # Extra request headers, e.g. Authorization. Their values are never logged or sent to W&B.
+    headers: dict[str, str] = field(default_factory=dict)
+    # Seconds to wait for the connection and for each read before giving up.
+    timeout: float = 60.0
+
+
+MAX_REDIRECTS = 10
+
+
+@dataclass
+class HttpStreamSource(Source):
+    """HTTP(S): one streaming GET whose response headers also answer stat().
+
+    fsspec's HTTP open() would first ask info() (a HEAD, and a GET more when the server sends no
+    Content-Length); the GET we stream already carries those headers, so we take them from it.
+    Redirects are followed here, not by aiohttp, so that credentials in headers never reach
+    another origin.
+    """
+
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def members(self) -> Optional[list[Source]]:
+        return None  # HTTP has no listing: a URL is one file, never a glob
+
+    def reference(self) -> tuple[str, dict[str, str]]:
+        return self.url, {}
+
+    def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
+        from fsspec.asyn import sync
+
+        headers = dict(self.headers)
+        if start:
+            headers["Range"] = f"bytes={start}-"
+            if validator:
+                # If the object changed, the server sends all of it (200) instead of the rest.
+                headers["If-Range"] = validator
+        response = sync(self.fs.loop, self._get, headers)
+        try:
+            resumed = _check_http_response(self.display, response, start)
+        except BaseException:
+            response.close()
+            raise
+        if resumed < 0:
+            response.close()
+            return self.open(0)  # a 206 we cannot trust, or 416: start over, whole
+        return Opened(
+            stream=_HttpBody(self.fs.loop, response),
+            info=_http_info(response, resumed),
+            start=resumed,
+            aread=response.content.read,
+            loop=self.fs.loop,
+        )
+
+    async def _get(self, headers: dict[str, str]) -> Any:
+        session = await self.fs.set_session()
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await session.get(
+                self.fs.encode_url(url), headers=headers, allow_redirects=False
+            )
+            if response.status not in (301, 302, 303, 307, 308):
+                return response
+            location = response.headers.get("Location")
+            response.close()
+            if not location:
+                raise SourceError(
+                    f"{self.display}: redirect (HTTP {response.status}) without Location"
+                )
+            target = urljoin(url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise SourceError(f"{self.display}: redirected to a non-http URL; refused")
+            if _origin(target) != _origin(url):
+                # Credentials were meant for the origin the user named, not wherever it sends us.
+                headers = {k: v for k, v in headers.items() if not is_secret_name(k)}
+            url = target
+        raise SourceError(f"{self.display}: more than {MAX_REDIRECTS} redirects")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _check_http_response(display: str, response: Any, start: int) -> int:
+    """Where the body starts in the object: ``start`` for a 206 that proves it, 0 for a 200,
+    -1 for a reply to a resume that must be restarted. Anything else fails with one line."""
+    status = response.status
+    if status == 404:
+        raise SourceError(f"{display}: not found (HTTP 404): check the URL")
+    if status == 416 and start:
+        return -1  # nothing at that offset: the object is shorter than before
+    if status >= 400:
+        response.raise_for_status()
+    if status == 200:
+        return 0
+    if status == 206:
+        content_range = response.headers.get("Content-Range")
+        if not start:
+            raise IntegrityError(
+                f"{display}: the server sent part of the file (HTTP 206) to a request for all "
+                "of it; refused"
+            )
+        begin, total = _range_start_total(content_range)
+        if begin != start or total is None:
+            return -1  # not the bytes we asked for: never splice them
+        return start
+    raise SourceError(f"{display}: the server answered HTTP {status}, not the file")
+
+
+class _HttpBody(io.RawIOBase):
+    """A blocking reader over an aiohttp response body (read on fsspec's event loop)."""
+
+    def __init__(self, loop: Any, response: Any) -> None:
+        self.loop = loop
+        self.response = response
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        from fsspec.asyn import sync
+
+        return sync(self.loop, self.response.content.read, size)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.response.close()
+        super().close()
+
+
+def build(cfg: HttpSource) -> Source:
+    display = printable(redact_url(cfg.url))
+    if urlsplit(cfg.url).scheme not in ("http", "https"):
+        raise SourceError(f"{display}: an http source needs an http:// or https:// URL")
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.timeout, sock_read=cfg.timeout)
+    fs = fsspec.filesystem(
+        "http",
+        # The bytes as published: a Content-Encoding the server applies anyway is kept, not
+        # decoded, so Content-Length, Range offsets and the hashes all count the same bytes.
+        client_kwargs={"timeout": timeout, "auto_decompress": False},
+        # A new filesystem per run: fsspec would otherwise reuse an instance (and its session)
+        # across datasets of one process.
+        skip_instance_cache=True,
+    )
+    name = unquote(urlsplit(cfg.url).path).rstrip("/").rsplit("/", 1)[-1] or "data"
+    return HttpStreamSource(
+        url=cfg.url,
+        display=display,
+        kind="http",
+        fs=fs,
+        path=cfg.url,
+        basename=safe_name(name, "the URL's file name"),
+        # identity: the file's own bytes, so Content-Length and Range count the bytes we hash.
+        headers={"Accept-Encoding": "identity", **cfg.headers},
+    )
+
+
+def _http_info(response: Any, start: int) -> SourceInfo:
+    """SourceInfo from an aiohttp response to a GET (206 when resuming from ``start``)."""
+    headers = response.headers
+    size: Optional[int] = None
+    if response.status == 206:
+        size = _range_start_total(headers.get("Content-Range"))[1]
+    elif (length := headers.get("Content-Length", "")).isdigit():
+        size = int(length)
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
+    return SourceInfo(
+        size=size,
+        etag=headers.get("ETag"),
+        last_modified=headers.get("Last-Modified"),
+        content_type=headers.get("Content-Type", "").partition(";")[0] or None,
+        content_encoding=None if encoding in ("", "identity") else encoding,
+    )
