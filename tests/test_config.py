@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -134,3 +135,25 @@ def test_every_catalog_entry_composes() -> None:
 )
 def test_artifact_name_is_valid_for_wandb(basename: str, expected: str) -> None:
     assert artifact_name(basename) == expected
+
+
+def test_source_kinds_are_plug_in_modules() -> None:
+    from getdata.sources import kinds
+    from getdata.sources.hf import HfSource
+
+    found = kinds()
+    assert set(found) >= {"http", "s3", "local", "fsspec", "hf"}
+    assert found["hf"] is HfSource
+    cfg = load("source=hf", "source.repo=datasets/someone/songs", "source.path=data/*.parquet")
+    assert isinstance(cfg.source, HfSource)
+    assert cfg.source._target_ == "getdata.sources.hf.build"
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from getdata.errors import SourceError
+    from getdata.sources import resolve
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
+    cfg = load("source=hf", "source.repo=datasets/someone/songs")
+    with pytest.raises(SourceError, match=r"pip install 'getdata\[hf\]'"):
+        resolve(cfg.source)
