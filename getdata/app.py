@@ -21,7 +21,7 @@ from .inspect import inspect_file
 from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
-from .track import Tracked, log_artifact
+from .track import Tracked, log_artifact, preflight
 
 log = logging.getLogger("getdata")
 
@@ -52,6 +52,7 @@ class Kept:
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
+    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
     source = resolve(cfg.source)
     name = cfg.artifact.name or artifact_name(
         archive_stem(source.basename) if cfg.source.extract else source.basename
@@ -283,6 +284,14 @@ def _preview(cfg: AppConfig, kept: list[Kept]) -> Optional[Any]:
 def _closing_line(
     cfg: AppConfig, name: str, size: Optional[int], sha256: Optional[str], tracked: Tracked
 ) -> None:
+    if tracked.mode == "disabled":
+        log.info(
+            "checked %s (%s bytes, sha256 %s); wandb.mode=disabled: nothing logged",
+            name,
+            size,
+            sha256,
+        )
+        return
     log.info(
         "logged artifact %s (%s, %s bytes, sha256 %s) to W&B run %s (%s): %s",
         name,
