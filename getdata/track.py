@@ -161,6 +161,8 @@ def preflight(cfg: WandbConfig) -> Settled:
     key within ``wandb.timeout`` seconds: called before anything is fetched, so a W&B problem
     costs no download."""
     settled = settle(cfg)
+    if settled.mode != "disabled":
+        _check_wandb_folder()
     if settled.mode == "online":
         _check_server(settled, cfg.timeout)
         log.info("W&B: online at %s (key from %s)", redact_url(settled.host), settled.key_source)
@@ -168,6 +170,45 @@ def preflight(cfg: WandbConfig) -> Settled:
         why = "no W&B credentials" if settled.key_source is None else settled.chosen_by
         log.info("W&B: offline (%s); the run can be uploaded later with `wandb sync`", why)
     return settled
+
+
+# Free space the wandb folder needs for one run (config, manifest, logs): with less, wandb-core
+# truncates the run file without an error (seen at 12 KiB free: a run file without its artifact).
+MIN_FREE_BYTES = 1 << 20
+
+
+def wandb_folder() -> Path:
+    """Where wandb writes its runs: <WANDB_DIR or the working directory>/wandb."""
+    return Path(os.environ.get("WANDB_DIR") or ".") / "wandb"
+
+
+def _check_wandb_folder() -> None:
+    """The wandb folder can be written and has room, checked without creating anything."""
+    folder = wandb_folder()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    advice = "set WANDB_DIR to a folder with room (nothing was fetched)"
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GetDataError(f"W&B's folder {folder} cannot be written ({existing}): {advice}")
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:
+        raise GetDataError(
+            f"W&B's folder {folder} has only {free // 1024} KiB free "
+            f"(a run needs {MIN_FREE_BYTES // 1024} KiB): {advice}"
+        )
+
+
+def _check_run_written(run_folder: Path) -> None:
+    """wandb-core does not report a full disk: it logs it, or leaves a truncated run file."""
+    log_file = run_folder / "logs" / "debug-internal.log"
+    try:
+        full = "no space left on device" in log_file.read_text(errors="replace")
+        full = full or shutil.disk_usage(run_folder).free < 64 * 1024
+    except OSError:
+        full = False
+    if full:
+        raise OSError(28, "No space left on device", str(run_folder))
 
 
 # The query the W&B client itself asks first: who does this key belong to.
@@ -375,19 +416,25 @@ def _log(
         try:
             run.finish(exit_code=0 if logged_ok else 1)
         finally:
-            # finish() can return before wandb-core has flushed the offline run file (seen: 1
-            # run in 25 had only its header); teardown waits for it, so the run is complete on
-            # disk when this job returns, and the next job of a sweep starts a fresh session.
-            wandb.teardown()
-            if not logged_ok:
-                # A run without its artifact (failed, interrupted, SIGTERM) is nothing to sync:
-                # no empty or header-only run file is left behind.
-                _remove_run_folders(run_id)
+            try:
+                wandb.teardown()
+                if logged_ok and mode == "offline":
+                    _check_run_written(Path(str(run.settings.sync_dir)))
+            except BaseException:
+                logged_ok = False
+                raise
+            finally:
+                # finish() can return before wandb-core has flushed the offline run file (seen:
+                # 1 run in 25 had only its header); teardown (above) waits for it, so the run is
+                # complete on disk when this job returns, and the next job of a sweep starts a
+                # fresh session. A run without its artifact (failed, interrupted, SIGTERM,
+                # disk full) is nothing to sync: no empty or header-only run file stays.
+                if not logged_ok:
+                    _remove_run_folders(run_id)
 
 
 def _remove_run_folders(run_id: str) -> None:
-    root = Path(os.environ.get("WANDB_DIR") or ".") / "wandb"
-    for folder in root.glob(f"*run-*-{run_id}"):
+    for folder in wandb_folder().glob(f"*run-*-{run_id}"):
         shutil.rmtree(folder, ignore_errors=True)
 
 
