@@ -23,7 +23,7 @@ from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
 from .store import Workspace
-from .track import Tracked, log_artifact
+from .track import Tracked, log_artifact, preflight
 from .validate import check_artifact_name, check_settings, check_writable_folder
 
 log = logging.getLogger("getdata")
@@ -63,6 +63,7 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         check_writable_folder(data_dir, "data_dir")
     if cfg.skip_unchanged:
         check_writable_folder(Path(cfg.state_dir), "state_dir")
+    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
     source = resolve(cfg.source)
     with describe(source.display):
         members = source.members()  # a listing (a glob names the artifact after its folder)
@@ -285,6 +286,14 @@ def _preview(cfg: AppConfig, kept: list[Kept]) -> Optional[Any]:
 def _closing_line(
     cfg: AppConfig, name: str, size: Optional[int], sha256: Optional[str], tracked: Tracked
 ) -> None:
+    if tracked.mode == "disabled":
+        log.info(
+            "checked %s (%s bytes, sha256 %s); wandb.mode=disabled: nothing logged",
+            name,
+            size,
+            sha256,
+        )
+        return
     log.info(
         "logged artifact %s (%s, %s bytes, sha256 %s) to W&B run %s (%s): %s",
         name,

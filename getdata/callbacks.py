@@ -11,12 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .redact import redact_text
+from .redact import redact
 from .report import REPORT_FILE
+from .track import EXIT_LOGGED_OFFLINE
 
 log = logging.getLogger("getdata")
 
@@ -42,14 +44,18 @@ class RedactSavedConfig(Callback):
 
 
 def _redact_file(path: Path) -> None:
+    """Mask the secrets in a saved YAML file on its structure (a mapping's secret values, URLs,
+    overrides as `key=value` strings) and write it back with a YAML dumper, so it still loads:
+    `Authorization: ***` unquoted would be a YAML alias, not a string."""
     if not path.is_file():
         return
-    text = path.read_text()
-    clean = redact_text(text)
-    if clean != text:
+    data = yaml.safe_load(path.read_text())
+    clean = redact(data)
+    if clean != data:
+        text = yaml.safe_dump(clean, sort_keys=False, default_flow_style=False, allow_unicode=True)
         # Parallel jobs may rewrite the same file: replace it whole, never half-written.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(clean)
+        tmp.write_text(text)
         os.replace(tmp, path)
 
 
@@ -91,8 +97,13 @@ class SweepSummary(Callback):
             count["unchanged"],
             count["failed"],
         )
+        for r in reports:
+            if r.get("warning"):
+                log.warning("  %-4s %s", r["job"], r["warning"])
         if count["failed"]:
             raise SystemExit(1)
+        if any(r.get("warning") for r in reports):
+            raise SystemExit(EXIT_LOGGED_OFFLINE)
 
 
 def _job_order(path: Path) -> Any:

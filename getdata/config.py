@@ -148,6 +148,9 @@ class WandbConfig:
     tags: list[str] = field(default_factory=list)
     # auto | online | offline | disabled
     mode: WandbMode = WandbMode.auto
+    # Seconds to wait for the W&B server (checked before the download when online, and per
+    # request while logging) before saying it is unreachable.
+    timeout: float = 10.0
 
 
 @dataclass

@@ -7,6 +7,7 @@ message (one line) instead of a traceback; ``HYDRA_FULL_ERROR=1`` still shows th
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
@@ -17,6 +18,16 @@ from .redact import redact_text
 
 # HTTP statuses worth another try: the server is busy or briefly broken, not the request wrong.
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+# Set by getdata's entry point when it asked Hydra to raise instead of printing (so that it can
+# print Hydra's own errors in one line): HYDRA_FULL_ERROR=1 then no longer means the user asked.
+BRIEF_ERRORS_ENV = "GETDATA_BRIEF_ERRORS"
+
+
+def full_errors() -> bool:
+    """True when the user asked for full tracebacks (HYDRA_FULL_ERROR=1)."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1" and os.environ.get(BRIEF_ERRORS_ENV) != "1"
 
 
 class GetDataError(CompactHydraException):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -19,8 +19,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .app import run
 from .config import to_app_config
-from .errors import GetDataError, explain
+from .errors import GetDataError, explain, full_errors
 from .redact import redact_text, redact_url
+from .track import Tracked
 
 log = logging.getLogger("getdata")
 
@@ -36,6 +37,8 @@ class JobReport:
     sha256: Optional[str] = None
     wandb: Optional[str] = None
     error: Optional[str] = None
+    # Set when the data was fetched and kept but W&B needs a second step (`wandb sync`).
+    warning: Optional[str] = None
 
 
 REPORT_FILE = "getdata-report.json"
@@ -60,15 +63,56 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
             size=result.size,
             sha256=result.sha256,
             wandb=result.tracked.location if result.tracked else None,
+            warning=_fallback_warning(result.tracked),
         )
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Ctrl-C, or SIGTERM (getdata/__main__.py turns it into SystemExit): by now the partial
+        # download and any unfinished W&B run were removed on the way out. Say so once, leave
+        # the report, and exit like a signalled program (130/143).
+        code = 130 if isinstance(exc, KeyboardInterrupt) else exc.code
+        if not isinstance(code, int) or code < 128:
+            raise
+        name = "Ctrl-C" if code == 130 else signal_name(code - 128)
+        message = (
+            f"interrupted by {name}: the partial download and the unfinished W&B run were "
+            "removed; nothing was logged"
+        )
+        log.error("%s", message)
+        _write(run_dir, JobReport(dataset=dataset, status="failed", error=message))
+        raise SystemExit(code) from None
     except Exception as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if full_errors():
             raise
         expected = isinstance(exc, (GetDataError, HydraException, OmegaConfBaseException))
         message = str(exc) if expected else f"unexpected error: {explain(exc)}"
         message = redact_text(message.strip().splitlines()[0] if message.strip() else message)
         log.error("%s", message)
         report = JobReport(dataset=dataset, status="failed", error=message)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    _write(run_dir, report)
+    if report.warning:
+        log.warning("%s", report.warning)
     return report
+
+
+def _fallback_warning(tracked: Optional[Tracked]) -> Optional[str]:
+    if tracked is None or tracked.fallback is None:
+        return None
+    return (
+        f"W&B failed online ({tracked.fallback}): the run was written offline; upload it with: "
+        f"wandb sync {tracked.location}"
+    )
+
+
+def _write(run_dir: Path, report: JobReport) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    except OSError as exc:  # the outcome was already logged; the report is a convenience
+        log.error("could not write %s: %s", run_dir / REPORT_FILE, explain(exc))
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

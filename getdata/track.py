@@ -1,57 +1,314 @@
 """The W&B run and artifact: the only module that imports wandb.
 
-Online when W&B credentials exist, offline otherwise, so getdata runs on a machine with no account;
-``WANDB_MODE`` and ``wandb.mode`` override that. One run per dataset, always finished.
+Online when W&B credentials exist for the W&B server, offline otherwise, so getdata runs on a
+machine with no account; ``WANDB_MODE`` and ``wandb.mode`` override that. :func:`preflight`
+settles all of it, and checks that an online server answers, before the first byte is fetched.
+One run per dataset, always finished; a run that could not be logged online is written offline
+instead (``EXIT_LOGGED_OFFLINE``), so a fetch is never lost to W&B.
 """
 
 from __future__ import annotations
 
 import base64
+import configparser
+import json
 import logging
 import os
+import secrets
+import shutil
+import socket
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import WandbConfig, WandbMode
-from .redact import redact_text
+from .errors import GetDataError
+from .redact import redact, redact_text, redact_url
 
 log = logging.getLogger(__name__)
+
+# Exit code of a run whose data was fetched and kept, but logged offline because W&B failed
+# online: the run waits in the offline folder for `wandb sync`.
+EXIT_LOGGED_OFFLINE = 3
+
+# Modes wandb itself accepts in WANDB_MODE, and what they mean.
+_MODE_NAMES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline"}
+_MODE_NAMES["disabled"] = "disabled"
 
 
 @dataclass
 class Tracked:
     mode: str
     run_id: str
-    # Online: the run's page. Offline: the folder `wandb sync` uploads.
+    # Online: the run's page. Offline: the folder `wandb sync` uploads. Disabled: empty.
     location: str
     artifact: str
+    # Why the run was written offline although it was to be online (None: as settled).
+    fallback: Optional[str] = None
 
 
-def has_credentials() -> bool:
-    """True when wandb would find an API key without asking: environment or ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
+@dataclass(frozen=True)
+class Settled:
+    """Where the run goes, decided before anything is fetched."""
+
+    mode: str  # online | offline | disabled
+    # The W&B server: WANDB_BASE_URL, else base_url of wandb's settings files (`wandb login
+    # --host` writes it), else wandb's default.
+    host: str
+    # Where the credentials come from ("WANDB_API_KEY", the netrc path, ...); None: none found.
+    key_source: Optional[str] = None
+    api_key: Optional[str] = field(default=None, repr=False)
+    # The words that chose the mode, for messages: "wandb.mode=online", "WANDB_MODE=offline", ...
+    chosen_by: str = "wandb.mode=auto"
+
+
+# ---------------------------------------------------------------------------------------------
+# Settling mode, server and credentials
+# ---------------------------------------------------------------------------------------------
+
+
+def wandb_host() -> str:
+    """The W&B server wandb.init() will talk to, found the way wandb finds it."""
+    if os.environ.get("WANDB_BASE_URL"):
+        return os.environ["WANDB_BASE_URL"].rstrip("/")
+    # Later files win: the system file (~/.config/wandb/settings, or $WANDB_CONFIG_DIR/settings),
+    # then the workspace file (<WANDB_DIR or .>/wandb/settings).
+    config_dir = os.environ.get("WANDB_CONFIG_DIR") or os.path.expanduser("~/.config/wandb")
+    workspace = os.path.join(os.environ.get("WANDB_DIR") or ".", "wandb", "settings")
+    host = None
+    for path in (os.path.join(config_dir, "settings"), workspace):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue  # wandb skips a file it cannot read, and so do we
+        host = parser.get("default", "base_url", fallback=None) or host
+    if host:
+        return host.rstrip("/")
+    import wandb
+
+    return str(wandb.Settings().base_url).rstrip("/")
+
+
+def _netrc_key(host: str) -> Optional[tuple[str, str]]:
+    """(API key, netrc path) that `wandb login [--host]` stored for ``host``, if any."""
     try:
-        from wandb.sdk.lib.wbauth.wbnetrc import read_netrc_auth
-    except ImportError:  # wandb moved it: without a key we can find, stay offline
-        return False
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+        # wandb's own reader also maps between its two names for W&B's cloud server.
+        from wandb.sdk.lib.wbauth.wbnetrc import _get_netrc_file_path, read_netrc_auth
+    except ImportError:  # guarded by tests/test_wandb_failures.py
+        return _stdlib_netrc_key(host)
     try:
-        return bool(read_netrc_auth(host=host))
-    except Exception:  # an unreadable netrc means no usable credentials
-        return False
+        key = read_netrc_auth(host=host)
+    except Exception:  # an unreadable netrc or a malformed key: no usable credentials
+        return None
+    return (key, str(_get_netrc_file_path())) if key else None
 
 
-def choose_mode(mode: WandbMode) -> str:
-    if mode is not WandbMode.auto:
-        return mode.value
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    return "online" if has_credentials() else "offline"
+def _stdlib_netrc_key(host: str) -> Optional[tuple[str, str]]:
+    import netrc
+    from urllib.parse import urlsplit
+
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        found = netrc.netrc(path).authenticators(urlsplit(host).netloc)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return (found[2], path) if found and found[2] else None
+
+
+def settle(cfg: WandbConfig) -> Settled:
+    """Mode, server and credentials, without touching the network."""
+    host = wandb_host()
+    key_source: Optional[str] = None
+    api_key: Optional[str] = None
+    if os.environ.get("WANDB_API_KEY"):
+        key_source, api_key = "WANDB_API_KEY", os.environ["WANDB_API_KEY"]
+    elif os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        key_source = "WANDB_IDENTITY_TOKEN_FILE"
+    else:
+        found = _netrc_key(host)
+        if found:
+            api_key, key_source = found
+    if cfg.mode is not WandbMode.auto:
+        mode, chosen_by = cfg.mode.value, f"wandb.mode={cfg.mode.value}"
+    elif os.environ.get("WANDB_MODE"):
+        value = os.environ["WANDB_MODE"]
+        if value.lower() not in _MODE_NAMES:
+            raise GetDataError(
+                f"WANDB_MODE={value!r} is not a W&B mode: use online, offline or disabled"
+            )
+        mode, chosen_by = _MODE_NAMES[value.lower()], f"WANDB_MODE={value}"
+    else:
+        mode = "online" if key_source else "offline"
+        chosen_by = "wandb.mode=auto"
+    if mode == "online" and not key_source:
+        shown = redact_url(host)
+        raise GetDataError(
+            f"{chosen_by}, but there is no W&B API key for {shown}: set WANDB_API_KEY, run "
+            f"`wandb login --host {shown}`, or use wandb.mode=offline (nothing was fetched)"
+        )
+    return Settled(mode, host, key_source, api_key, chosen_by)
+
+
+def preflight(cfg: WandbConfig) -> Settled:
+    """Settle mode and credentials and, online, check that the server answers and accepts the
+    key within ``wandb.timeout`` seconds: called before anything is fetched, so a W&B problem
+    costs no download."""
+    settled = settle(cfg)
+    if settled.mode != "disabled":
+        _check_wandb_folder()
+    if settled.mode == "online":
+        _check_server(settled, cfg.timeout)
+        log.info("W&B: online at %s (key from %s)", redact_url(settled.host), settled.key_source)
+    elif settled.mode == "offline":
+        why = "no W&B credentials" if settled.key_source is None else settled.chosen_by
+        log.info("W&B: offline (%s); the run can be uploaded later with `wandb sync`", why)
+    return settled
+
+
+# Free space the wandb folder needs for one run (config, manifest, logs): with less, wandb-core
+# truncates the run file without an error (seen at 12 KiB free: a run file without its artifact).
+MIN_FREE_BYTES = 1 << 20
+
+
+def wandb_folder() -> Path:
+    """Where wandb writes its runs: <WANDB_DIR or the working directory>/wandb."""
+    return Path(os.environ.get("WANDB_DIR") or ".") / "wandb"
+
+
+def _check_wandb_folder() -> None:
+    """The wandb folder can be written and has room, checked without creating anything."""
+    folder = wandb_folder()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    advice = "set WANDB_DIR to a folder with room (nothing was fetched)"
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GetDataError(f"W&B's folder {folder} cannot be written ({existing}): {advice}")
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:
+        raise GetDataError(
+            f"W&B's folder {folder} has only {free // 1024} KiB free "
+            f"(a run needs {MIN_FREE_BYTES // 1024} KiB): {advice}"
+        )
+
+
+def _check_run_written(run_folder: Path) -> None:
+    """wandb-core does not report a full disk: it logs it, or leaves a truncated run file."""
+    log_file = run_folder / "logs" / "debug-internal.log"
+    try:
+        full = "no space left on device" in log_file.read_text(errors="replace")
+        full = full or shutil.disk_usage(run_folder).free < 64 * 1024
+    except OSError:
+        full = False
+    if full:
+        raise OSError(28, "No space left on device", str(run_folder))
+
+
+# The query the W&B client itself asks first: who does this key belong to.
+_VIEWER_QUERY = json.dumps({"query": "query Viewer { viewer { id } }"}).encode()
+
+
+def _check_server(settled: Settled, timeout: float) -> None:
+    host = redact_url(settled.host)
+    advice = (
+        "check WANDB_BASE_URL / `wandb login --host`, or use wandb.mode=offline "
+        "(nothing was fetched)"
+    )
+    request = urllib.request.Request(
+        f"{settled.host}/graphql",
+        data=_VIEWER_QUERY,
+        headers={"Content-Type": "application/json", "User-Agent": "getdata"},
+        method="POST",
+    )
+    if settled.api_key:
+        token = base64.b64encode(f"api:{settled.api_key}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(1 << 20)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise GetDataError(
+                f"W&B server {host} rejected the API key from {settled.key_source} "
+                f"(HTTP {exc.code}): check the key, or use wandb.mode=offline (nothing was fetched)"
+            ) from None
+        raise GetDataError(f"W&B server {host} answered HTTP {exc.code}: {advice}") from None
+    except TimeoutError as exc:
+        raise GetDataError(
+            f"W&B server {host} did not answer within {timeout:g} s (wandb.timeout): {advice}"
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise GetDataError(f"W&B server {host} is unreachable ({_reason(exc)}): {advice}") from None
+    if settled.api_key is None:
+        return  # identity-token logins: the server answered, the key is wandb's business
+    try:
+        viewer = json.loads(body)["data"]["viewer"]
+    except (ValueError, KeyError, TypeError):
+        raise GetDataError(
+            f"W&B server {host} did not answer like a W&B server: {advice}"
+        ) from None
+    if not viewer:
+        raise GetDataError(
+            f"W&B server {host} rejected the API key from {settled.key_source}: "
+            "check the key, or use wandb.mode=offline (nothing was fetched)"
+        )
+    log.debug("W&B server %s answered in %.2f s", host, time.monotonic() - started)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "unknown host"
+    text = str(reason).strip().splitlines()
+    return redact_text(text[0]) if text else type(reason).__name__
+
+
+def check_artifact_name(name: str) -> None:
+    """Refuse, in one line naming ``artifact.name``, a name W&B would refuse after the download.
+
+    W&B's own rules are applied by constructing a ``wandb.Artifact`` (the public way to ask).
+    """
+    import wandb
+
+    try:
+        wandb.Artifact(name=name, type="raw_data")
+    except ValueError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
+        raise GetDataError(
+            f"artifact.name={redact_text(name)!r} is not a valid W&B artifact name: "
+            f"{redact_text(reason)} (use letters, digits, '-', '_' and '.', at most 128 characters)"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging the artifact
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Artifact:
+    """Everything that goes into the artifact: the one place an option is added."""
+
+    name: str
+    type: str
+    description: str
+    metadata: dict[str, Any]
+    files: Sequence[tuple[Path, str, Optional[str]]]
+    references: Sequence[tuple[str, str]]
+    reference_env: dict[str, str]
+    preview: Optional[Any]
 
 
 def log_artifact(
@@ -71,53 +328,189 @@ def log_artifact(
     """Start a run, log artifact ``name`` in it, finish the run.
 
     ``files`` are (local path, name in the artifact, its MD5 as hex if already known);
-    ``references`` are (URI, name) that W&B
-    records with their ETag/version as checksum, without the bytes; ``preview`` is a pyarrow
-    table logged as a wandb.Table in the same run.
+    ``references`` are (URI, name) that W&B records with their ETag/version as checksum,
+    without the bytes; ``preview`` is a pyarrow table logged as a wandb.Table in the same run.
+
+    Online, a failure to log falls back to an offline run (``Tracked.fallback`` says why);
+    when even that fails, the error says where the data is and how to log it without fetching
+    it again.
     """
+    settled = settle(cfg)
+    if settled.mode == "disabled":
+        return Tracked(mode="disabled", run_id="", location="", artifact=name)
+    item = _Artifact(
+        name=name,
+        type=type,
+        description=redact_text(description),
+        metadata=redact(metadata),
+        files=files,
+        references=references,
+        reference_env=reference_env or {},
+        preview=preview,
+    )
+    run_config = redact(run_config)
+    fallback = None
+    with _wandb_logs_to_its_own_file():
+        if settled.mode == "online":
+            try:
+                return _log(cfg, "online", item, run_config, run_name)
+            except Exception as exc:
+                fallback = _wandb_failure(exc)
+                log.warning(
+                    "W&B: could not log %s online to %s (%s); writing the run offline instead",
+                    name,
+                    redact_url(settled.host),
+                    fallback,
+                )
+        try:
+            tracked = _log(cfg, "offline", item, run_config, run_name)
+        except Exception as exc:
+            raise GetDataError(_kept_message(item, _wandb_failure(exc))) from exc
+    tracked.fallback = fallback
+    return tracked
+
+
+def _log(
+    cfg: WandbConfig, mode: str, item: _Artifact, run_config: dict[str, Any], run_name: Any
+) -> Tracked:
     import wandb
 
     _skip_launch_inputs(wandb)
-    mode = choose_mode(cfg.mode)
-    with _argv_redacted():
-        run = wandb.init(
-            project=cfg.project,
-            entity=cfg.entity,
-            job_type=cfg.job_type,
-            group=cfg.group,
-            tags=list(cfg.tags) or None,
-            name=run_name,
-            mode=mode,  # type: ignore[arg-type]
-            config=run_config,
-            # A multirun job must never continue the previous job's run.
-            reinit="finish_previous",
-            # getdata's output is already in Hydra's job log; don't mirror the console to W&B.
-            # No system-metrics sampler: a download step has no GPU/CPU curves worth keeping,
-            # and starting one costs a process and 0.08 s.
-            settings=wandb.Settings(console="off", x_disable_stats=True),
-        )
-    exit_code = 1
+    # Our own run id, so that the folder of a run that failed (even in init) is known to be ours
+    # and can be removed, also when parallel jobs of a sweep share the wandb folder.
+    run_id = secrets.token_hex(4)
+    quiet = {} if os.environ.get("WANDB_SILENT") else {"WANDB_SILENT": "true"}
     try:
-        artifact = wandb.Artifact(name=name, type=type, description=description, metadata=metadata)
-        for path, entry, md5 in files:
-            _add_file(artifact, path, entry, md5)
-        with _environment(reference_env or {}):
-            for uri, entry in references:
-                artifact.add_reference(uri, name=entry, checksum=True)
-        if preview is not None:
-            run.log({"preview": wandb.Table(dataframe=preview.to_pandas())})
+        with _argv_redacted(), _environment(quiet):
+            run = wandb.init(
+                id=run_id,
+                project=cfg.project,
+                entity=cfg.entity,
+                job_type=cfg.job_type,
+                group=cfg.group,
+                tags=list(cfg.tags) or None,
+                name=run_name,
+                mode=mode,  # type: ignore[arg-type]
+                config=run_config,
+                # A multirun job must never continue the previous job's run.
+                reinit="finish_previous",
+                settings=_settings(wandb, cfg, mode),
+            )
+    except BaseException:
+        wandb.teardown()
+        _remove_run_folders(run_id)
+        raise
+    logged_ok = False
+    try:
+        artifact = _new_artifact(wandb, item)
+        if item.preview is not None:
+            run.log({"preview": wandb.Table(dataframe=item.preview.to_pandas())})
         logged = run.log_artifact(artifact)
         if mode == "online":
-            logged.wait()  # offline there is no server to wait for (and wait() raises)
-        exit_code = 0
+            # Offline there is no server to wait for (and wait() raises).
+            logged.wait(timeout=max(60, int(cfg.timeout * 6)))
         location = run.url if mode == "online" and run.url else str(run.settings.sync_dir)
-        return Tracked(mode=mode, run_id=run.id, location=location, artifact=name)
+        logged_ok = True
+        return Tracked(mode=mode, run_id=run.id, location=location, artifact=item.name)
     finally:
-        run.finish(exit_code=exit_code)
-        # finish() can return before wandb-core has flushed the offline run file (seen: 1 run
-        # in 25 had only its header); teardown waits for it, so the run is complete on disk
-        # when this job returns, and the next job of a sweep starts a fresh wandb session.
-        wandb.teardown()
+        try:
+            run.finish(exit_code=0 if logged_ok else 1)
+        finally:
+            try:
+                wandb.teardown()
+                if logged_ok and mode == "offline":
+                    _check_run_written(Path(str(run.settings.sync_dir)))
+            except BaseException:
+                logged_ok = False
+                raise
+            finally:
+                # finish() can return before wandb-core has flushed the offline run file (seen:
+                # 1 run in 25 had only its header); teardown (above) waits for it, so the run is
+                # complete on disk when this job returns, and the next job of a sweep starts a
+                # fresh session. A run without its artifact (failed, interrupted, SIGTERM,
+                # disk full) is nothing to sync: no empty or header-only run file stays.
+                if not logged_ok:
+                    _remove_run_folders(run_id)
+
+
+def _remove_run_folders(run_id: str) -> None:
+    for folder in wandb_folder().glob(f"*run-*-{run_id}"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _settings(wandb: Any, cfg: WandbConfig, mode: str) -> Any:
+    values: dict[str, Any] = {
+        # getdata's output is already in Hydra's job log; don't mirror the console to W&B.
+        "console": "off",
+        # No system-metrics sampler: a download step has no GPU/CPU curves worth keeping, and
+        # starting one costs a process and 0.08 s.
+        "x_disable_stats": True,
+        # wandb's own console lines would repeat (or drown) getdata's one line per outcome.
+        "silent": True,
+    }
+    if mode == "online":
+        # Bounded waits on a server that went away after the preflight, so the fallback to an
+        # offline run comes in tens of seconds, not minutes (wandb's defaults retry for long).
+        values.update(
+            init_timeout=max(30.0, cfg.timeout * 3),
+            x_graphql_timeout_seconds=cfg.timeout,
+            x_graphql_retry_max=2,
+            x_graphql_retry_wait_max_seconds=2.0,
+            x_file_stream_timeout_seconds=cfg.timeout,
+            x_file_stream_retry_max=2,
+            x_file_stream_retry_wait_max_seconds=2.0,
+            x_file_transfer_retry_max=2,
+        )
+    return wandb.Settings(**values)
+
+
+def _new_artifact(wandb: Any, item: _Artifact) -> Any:
+    # MD5 named explicitly: the digests handed over below are MD5s (wandb may change its default).
+    artifact = wandb.Artifact(
+        name=item.name,
+        type=item.type,
+        description=item.description,
+        metadata=item.metadata,
+        digest_algorithm="MD5",
+    )
+    for path, entry, md5 in item.files:
+        _add_file(artifact, path, entry, md5)
+    with _environment(item.reference_env):
+        for uri, entry in item.references:
+            artifact.add_reference(uri, name=entry, checksum=True)
+    return artifact
+
+
+def _wandb_failure(exc: BaseException) -> str:
+    """wandb's failure in one line, secrets masked (its messages can be pages long)."""
+    for item in _causes(exc):
+        if isinstance(item, OSError) and item.errno == 28:
+            return "no space left on the device (WANDB_DIR)"
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return redact_text(f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _kept_message(item: _Artifact, reason: str) -> str:
+    """W&B failed even offline: the data stays where it is, and this is how to log it."""
+    paths = [str(path) for path, _, _ in item.files]
+    if not paths:
+        return f"W&B could not log {item.name} ({reason}); nothing was downloaded, run it again"
+    where = paths[0] if len(paths) == 1 else os.path.commonpath(paths)
+    return (
+        f"W&B could not log {item.name} ({reason}); the data is kept in {where}: log it "
+        f"without downloading again with: python -m getdata source=local "
+        f"\"source.path='{where}'\" artifact.name={item.name} wandb.mode=offline"
+    )
 
 
 def _skip_launch_inputs(wandb: Any) -> None:
@@ -133,20 +526,28 @@ def _skip_launch_inputs(wandb: Any) -> None:
         run_class._detect_and_apply_job_inputs = lambda self: None
 
 
+def md5_handover_supported(artifact: Any) -> bool:
+    """True when ``artifact`` labels a handed-over digest as MD5 (guarded by a test)."""
+    algorithm = getattr(artifact, "digest_algorithm", None)
+    return getattr(algorithm, "name", None) == "MANIFEST_MD5" and callable(
+        getattr(artifact, "_add_local_file", None)
+    )
+
+
 def _add_file(artifact: Any, path: Path, entry: str, md5: Optional[str]) -> None:
     """Add a file W&B reads where it is ("immutable": no copy into its staging folder; the file
     stays in the run folder, so a later `wandb sync` still finds it).
 
     add_file() would MD5 the whole file again (through mmap, so a 1 GiB file shows as 1 GiB of
     RSS); the MD5 computed while the bytes streamed is the same digest, so it is handed over via
-    the method add_file() itself calls. Should a wandb release change that method, add_file()
-    still does the right thing, just slower.
+    the method add_file() itself calls, but only to an artifact whose digest algorithm is MD5:
+    that method labels the digest with the artifact's algorithm. Otherwise add_file() does the
+    right thing, just slower. tests/test_wandb_failures.py fails loudly if wandb changes either.
     """
-    add_local = getattr(artifact, "_add_local_file", None)
-    if md5 and add_local is not None:
+    if md5 and md5_handover_supported(artifact):
         digest = base64.b64encode(bytes.fromhex(md5)).decode()
         try:
-            add_local(entry, str(path), digest=digest, policy="immutable")
+            artifact._add_local_file(entry, str(path), digest=digest, policy="immutable")
             return
         except TypeError:
             pass
@@ -165,6 +566,19 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def _wandb_logs_to_its_own_file() -> Iterator[None]:
+    """wandb's Python loggers write to its debug.log; propagated to the root logger (Hydra's
+    console handler) a full disk showed as ~1000 lines of tracebacks in the user's terminal."""
+    logger = logging.getLogger("wandb")
+    saved = logger.propagate
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.propagate = saved
 
 
 @contextmanager

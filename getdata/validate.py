@@ -63,7 +63,11 @@ def check_artifact_name(name: str, key: str = "artifact.name") -> str:
         raise ConfigError(
             f"{key} {printable(name)!r} has a ':' (W&B reads it as name:alias): give the name alone"
         )
-    return safe_name(name, key)
+    safe_name(name, key)
+    from .track import check_artifact_name as check_wandb_name
+
+    check_wandb_name(name)  # and whatever else W&B itself refuses
+    return name
 
 
 def check_writable_folder(folder: Path, key: str) -> None:
