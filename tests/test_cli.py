@@ -161,4 +161,4 @@ def test_help_names_the_app_and_its_choices(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("getdata: fetch a dataset")
     assert "dataset: genres, sample" in proc.stdout
-    assert "source: fsspec, http, local, s3, sample" in proc.stdout
+    assert "source: fsspec, hf, http, local, s3, sample" in proc.stdout
