@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from .check import EXIT_CHANGED
 from .config import config_dir, register_configs
 from .report import run_job
 
@@ -30,6 +31,9 @@ def main(cfg: DictConfig) -> None:
     # A sweep goes on to its other datasets; its summary sets the exit code at the end.
     if report.status == "failed" and hydra_cfg.mode != RunMode.MULTIRUN:
         raise SystemExit(1)
+    # check_only: a scheduler branches on 3 = new or changed (getdata/check.py).
+    if report.status in ("new", "changed") and hydra_cfg.mode != RunMode.MULTIRUN:
+        raise SystemExit(EXIT_CHANGED)
 
 
 def _terminate_like_ctrl_c() -> None:

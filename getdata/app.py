@@ -7,17 +7,21 @@ import logging
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
+from .check import check
 from .config import AppConfig, ArtifactMode, S3Source
+from .drift import DriftError, check_drift
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
+from .extras import needs_extra
 from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
 from .inspect import inspect_file
+from .options import validate, wandb_options
 from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
@@ -36,6 +40,10 @@ class Result:
     size: Optional[int] = None
     sha256: Optional[str] = None
     tracked: Optional[Tracked] = None
+    # Where the kept files are (absolute); empty for a reference artifact or a check.
+    paths: list[str] = field(default_factory=list)
+    # The metadata key "drift" as logged (None: nothing recorded to compare with).
+    drift: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -52,15 +60,21 @@ class Kept:
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
-    source = resolve(cfg.source)
+    validate(cfg)
+    with needs_extra():
+        source = resolve(cfg.source)
     name = cfg.artifact.name or artifact_name(
         archive_stem(source.basename) if cfg.source.extract else source.basename
     )
+    # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
+    state = State(Path(cfg.state_dir), name)
+    ask_first = cfg.skip_unchanged or cfg.check_only
     with describe(source.display):
         members = source.members()
-        state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
-        current = _fingerprint(source, members) if state else None
-    if state and state.unchanged(current, source.display):
+        current = _fingerprint(source, members) if ask_first else None
+    if cfg.check_only:
+        return Result(artifact=name, status=check(state, current, source.display, name))
+    if cfg.skip_unchanged and state.unchanged(current, source.display):
         log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
         return Result(artifact=name, status="unchanged")
 
@@ -71,10 +85,33 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
         kept, info = _fetch_all(cfg, source, members, data_dir, name)
         folder = members is not None or cfg.source.extract
-        result = _log_files(cfg, source, name, kept, info, folder, run_config)
-    if state:
-        state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
+        try:
+            drift = check_drift(
+                Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
+            )
+        except DriftError:
+            _discard(kept, data_dir / name if folder else None)
+            raise
+        result = _log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        drift.save(result.sha256)
+        if not ask_first:  # fingerprint what was fetched, without asking the source again
+            current = _fingerprint_fetched(info, members)
+    state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
     return result
+
+
+def _discard(kept: list[Kept], folder: Optional[Path]) -> None:
+    """Remove fetched files that will not be logged (nothing unlogged stays as if good)."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    for k in kept:
+        k.path.unlink(missing_ok=True)
+
+
+def _fingerprint_fetched(info: SourceInfo, members: Optional[list[Source]]) -> Any:
+    if members is None:
+        return fingerprint(info)
+    return _fingerprint(None, members)  # a folder's listing needs no request
 
 
 def _fetch_all(
@@ -188,6 +225,7 @@ def _log_files(
     info: SourceInfo,
     folder: bool,
     run_config: dict[str, Any],
+    drift: Optional[dict[str, Any]] = None,
 ) -> Result:
     size = sum(k.size for k in kept)
     if not folder:
@@ -206,6 +244,8 @@ def _log_files(
             ],
             "files_truncated": len(kept) > MAX_LISTED_FILES,
         }
+    if drift is not None:
+        content["drift"] = drift
     metadata = _metadata(cfg, source, info, {"size": size, **content})
     tracked = log_artifact(
         cfg.wandb,
@@ -216,9 +256,19 @@ def _log_files(
         description=_description(cfg, source),
         metadata=redact(metadata),
         preview=_preview(cfg, kept),
+        **wandb_options(cfg),
     )
     _closing_line(cfg, name, size, sha256, tracked)
-    return Result(artifact=name, status="ok", size=size, sha256=sha256, tracked=tracked)
+    paths = [str(k.path.resolve()) for k in kept]
+    return Result(
+        artifact=name,
+        status="ok",
+        size=size,
+        sha256=sha256,
+        tracked=tracked,
+        paths=paths,
+        drift=drift,
+    )
 
 
 def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[str, Any]) -> Result:
@@ -245,6 +295,7 @@ def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[s
             type=cfg.artifact.type,
             description=_description(cfg, source),
             metadata=redact(_metadata(cfg, source, info, {"size": info.size, "reference": True})),
+            **wandb_options(cfg),
         )
     _closing_line(cfg, name, info.size, None, tracked)
     return Result(artifact=name, status="ok", size=info.size, tracked=tracked)
@@ -297,8 +348,11 @@ def _closing_line(
         log.info("upload it later with: wandb sync %s", tracked.location)
 
 
-def _fingerprint(source: Source, members: Optional[list[Source]]) -> Optional[dict[str, Any]]:
+def _fingerprint(
+    source: Optional[Source], members: Optional[list[Source]]
+) -> Optional[dict[str, Any]]:
     if members is None:
+        assert source is not None
         return fingerprint(source.stat())
     listed = [(m.basename, fingerprint(m.listed or SourceInfo())) for m in members]
     if any(fp is None for _, fp in listed):

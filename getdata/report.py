@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .app import run
 from .config import to_app_config
 from .errors import GetDataError, explain
+from .failfast import stopped
 from .redact import redact_text, redact_url
 
 log = logging.getLogger("getdata")
@@ -30,12 +31,14 @@ class JobReport:
     """One dataset's outcome, as the sweep summary lists it (no secrets: names are redacted)."""
 
     dataset: str
-    status: str  # "ok" | "unchanged" | "failed"
+    status: str  # "ok" | "unchanged" | "failed"; check_only: "new" | "changed"; "skipped"
     artifact: Optional[str] = None
     size: Optional[int] = None
     sha256: Optional[str] = None
     wandb: Optional[str] = None
     error: Optional[str] = None
+    # Where the kept files are (absolute paths), for the next step.
+    paths: list[str] = field(default_factory=list)
 
 
 REPORT_FILE = "getdata-report.json"
@@ -50,6 +53,10 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
     """
     source = OmegaConf.select(cfg, "source.url") or OmegaConf.select(cfg, "source.path")
     dataset = dataset or redact_url(str(source))
+    skip = stopped(cfg)  # fail_fast: an earlier dataset of this sweep failed
+    if skip:
+        log.warning("%s", skip)
+        return _write(run_dir, JobReport(dataset=dataset, status="skipped", error=skip))
     try:
         run_config: Any = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         result = run(to_app_config(cfg), run_dir, run_config)
@@ -60,6 +67,7 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
             size=result.size,
             sha256=result.sha256,
             wandb=result.tracked.location if result.tracked else None,
+            paths=result.paths,
         )
     except Exception as exc:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -69,6 +77,10 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
         message = redact_text(message.strip().splitlines()[0] if message.strip() else message)
         log.error("%s", message)
         report = JobReport(dataset=dataset, status="failed", error=message)
+    return _write(run_dir, report)
+
+
+def _write(run_dir: Path, report: JobReport) -> JobReport:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,6 +30,8 @@ class Tracked:
     # Online: the run's page. Offline: the folder `wandb sync` uploads.
     location: str
     artifact: str
+    # The Registry path the version was linked to (artifact.link_to); None when not linked.
+    linked: Optional[str] = None
 
 
 def has_credentials() -> bool:
@@ -67,6 +70,10 @@ def log_artifact(
     reference_env: Optional[dict[str, str]] = None,
     preview: Optional[Any] = None,
     run_name: Optional[str] = None,
+    aliases: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    ttl_days: Optional[int] = None,
+    link_to: Optional[str] = None,
 ) -> Tracked:
     """Start a run, log artifact ``name`` in it, finish the run.
 
@@ -106,18 +113,47 @@ def log_artifact(
                 artifact.add_reference(uri, name=entry, checksum=True)
         if preview is not None:
             run.log({"preview": wandb.Table(dataframe=preview.to_pandas())})
-        logged = run.log_artifact(artifact)
+        if ttl_days is not None:
+            artifact.ttl = timedelta(days=ttl_days)
+        logged = run.log_artifact(artifact, aliases=list(aliases) or None, tags=list(tags) or None)
         if mode == "online":
             logged.wait()  # offline there is no server to wait for (and wait() raises)
+        linked = _link(run, logged, mode, link_to, aliases)
         exit_code = 0
         location = run.url if mode == "online" and run.url else str(run.settings.sync_dir)
-        return Tracked(mode=mode, run_id=run.id, location=location, artifact=name)
+        return Tracked(mode=mode, run_id=run.id, location=location, artifact=name, linked=linked)
     finally:
         run.finish(exit_code=exit_code)
         # finish() can return before wandb-core has flushed the offline run file (seen: 1 run
         # in 25 had only its header); teardown waits for it, so the run is complete on disk
         # when this job returns, and the next job of a sweep starts a fresh wandb session.
         wandb.teardown()
+
+
+def _link(
+    run: Any, logged: Any, mode: str, target: Optional[str], aliases: Sequence[str]
+) -> Optional[str]:
+    """Link the logged version into the W&B Registry (artifact.link_to), online only.
+
+    wandb 0.31 raises NotImplementedError for run.link_artifact in an offline run, after logging
+    the artifact a second time, and `wandb sync` has nothing to replay; so offline the link is
+    skipped, and said so with the call that links it once the run is synced.
+    """
+    if not target:
+        return None
+    if mode != "online":
+        log.warning(
+            "artifact.link_to=%s: not linked: W&B links only online (an offline run cannot, and "
+            "`wandb sync` does not); after the sync: "
+            "wandb.Api().artifact('<entity>/%s/%s:latest').link('%s')",
+            target,
+            run.project,
+            logged.name.split(":")[0],  # the artifact's name, without a version
+            target,
+        )
+        return None
+    run.link_artifact(logged, target, list(aliases) or None)
+    return target
 
 
 def _skip_launch_inputs(wandb: Any) -> None:
