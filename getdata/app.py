@@ -15,7 +15,7 @@ from typing import Any, Optional
 from . import __version__
 from .check import check
 from .config import AppConfig, ArtifactMode, S3Source
-from .drift import DriftError, check_drift
+from .drift import Drift, DriftError, check_drift
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
 from .extras import needs_extra
@@ -23,6 +23,7 @@ from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
 from .inspect import inspect_file
 from .options import validate, wandb_options
 from .redact import redact
+from .reference import prefix_references
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
 from .track import Tracked, log_artifact
@@ -79,19 +80,13 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         return Result(artifact=name, status="unchanged")
 
     if cfg.artifact.mode is ArtifactMode.reference:
-        result = _log_reference(cfg, source, name, run_config)
+        result = _log_reference(cfg, source, name, run_config, members)
     else:
         log.info("fetching %s", source.display)
         data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
         kept, info = _fetch_all(cfg, source, members, data_dir, name)
         folder = members is not None or cfg.source.extract
-        try:
-            drift = check_drift(
-                Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
-            )
-        except DriftError:
-            _discard(kept, data_dir / name if folder else None)
-            raise
+        drift = _compare_schema(cfg, name, kept, data_dir / name if folder else None)
         result = _log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
         drift.save(result.sha256)
         if not ask_first:  # fingerprint what was fetched, without asking the source again
@@ -100,12 +95,19 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     return result
 
 
-def _discard(kept: list[Kept], folder: Optional[Path]) -> None:
-    """Remove fetched files that will not be logged (nothing unlogged stays as if good)."""
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
-    for k in kept:
-        k.path.unlink(missing_ok=True)
+def _compare_schema(cfg: AppConfig, name: str, kept: list[Kept], folder: Optional[Path]) -> Drift:
+    """Schema drift against the last fetch; on a refusal (on_drift=fail) the fetched files are
+    removed: nothing unlogged stays behind as if good."""
+    try:
+        return check_drift(
+            Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
+        )
+    except DriftError:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        for k in kept:
+            k.path.unlink(missing_ok=True)
+        raise
 
 
 def _fingerprint_fetched(info: SourceInfo, members: Optional[list[Source]]) -> Any:
@@ -271,13 +273,23 @@ def _log_files(
     )
 
 
-def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[str, Any]) -> Result:
+def _log_reference(
+    cfg: AppConfig,
+    source: Source,
+    name: str,
+    run_config: dict[str, Any],
+    members: Optional[list[Source]] = None,
+) -> Result:
     if source.kind not in ("http", "s3"):
         raise GetDataError(
             f"{source.display}: artifact.mode=reference needs an http(s) or s3 source"
         )
-    with describe(source.display):
-        info = source.stat()
+    listing: dict[str, Any] = {}
+    if members is not None:  # an S3 prefix or glob: one reference per listed object
+        refs, info, listing = prefix_references(source, members, cfg.artifact.max_objects)
+    else:
+        with describe(source.display):
+            info = source.stat()
     log.info("referencing %s (no download)", source.display)
     env = {}
     if isinstance(cfg.source, S3Source) and cfg.source.endpoint_url:
@@ -285,16 +297,20 @@ def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[s
     uri = source.url
     if isinstance(cfg.source, S3Source) and cfg.source.version_id:
         uri = f"{uri}?versionId={cfg.source.version_id}"
+    if members is None:
+        refs = [(uri, source.basename)]
     with describe(source.display):
         tracked = log_artifact(
             cfg.wandb,
             run_config=redact(run_config),
-            references=[(uri, source.basename)],
+            references=refs,
             reference_env=env,
             name=name,
             type=cfg.artifact.type,
             description=_description(cfg, source),
-            metadata=redact(_metadata(cfg, source, info, {"size": info.size, "reference": True})),
+            metadata=redact(
+                _metadata(cfg, source, info, {"size": info.size, "reference": True, **listing})
+            ),
             **wandb_options(cfg),
         )
     _closing_line(cfg, name, info.size, None, tracked)

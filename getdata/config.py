@@ -170,6 +170,8 @@ class ArtifactConfig:
     tags: list[str] = field(default_factory=list)
     # Days W&B keeps this version before deleting it; null keeps it until deleted by hand.
     ttl_days: Optional[int] = None
+    # artifact.mode=reference on an S3 prefix or glob: refuse more objects than this.
+    max_objects: int = 10_000
     # Link the logged version into the W&B Registry: [<org>/]wandb-registry-<registry>/<collection>.
     # Online only: an offline run logs the artifact and reports the link as skipped.
     link_to: Optional[str] = None

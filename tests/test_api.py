@@ -74,3 +74,15 @@ def test_errors_are_typed_and_one_line(wb: Path, tmp_path: Path) -> None:
     with pytest.raises(getdata.ConfigError, match="name a source entry"):
         getdata.fetch(source="http extra=1", run_dir=wb / "run6")
     assert not (wb / "wandb-dir").exists()
+
+
+def test_fetch_inside_a_hydra_app_gives_its_hydra_back(wb: Path, tmp_path: Path) -> None:
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    (tmp_path / "app_conf").mkdir()
+    with initialize_config_dir(config_dir=str(tmp_path / "app_conf"), version_base="1.3"):
+        before = GlobalHydra.instance().hydra
+        result = getdata.fetch("dataset=sample", run_dir=wb / "run")
+        assert result.status == "ok"
+        assert GlobalHydra.instance().hydra is before
