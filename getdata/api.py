@@ -132,15 +132,16 @@ def _literal(value: Any) -> Any:
 def _own_hydra() -> Iterator[None]:
     """Compose even when called from inside a running Hydra app (whose GlobalHydra is set),
     and give that app its GlobalHydra back afterwards."""
-    instance = GlobalHydra.instance()
-    saved = instance.hydra
-    instance.clear()
+    saved = GlobalHydra.instance().hydra
+    GlobalHydra.instance().clear()
     try:
         yield
     finally:
-        instance.clear()
+        # initialize_config_dir swaps the singleton for a backup copy on exit: ask again.
+        current = GlobalHydra.instance()
+        current.clear()
         if saved is not None:
-            instance.initialize(saved)
+            current.initialize(saved)
 
 
 @contextmanager
