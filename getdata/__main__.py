@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from .check import EXIT_CHANGED
 from .config import config_dir, register_configs
 from .errors import BRIEF_ERRORS_ENV, explain, full_errors
 from .redact import redact_text
@@ -41,6 +42,9 @@ def main(cfg: DictConfig) -> None:
             raise SystemExit(1)
         if report.warning:
             raise SystemExit(EXIT_LOGGED_OFFLINE)
+        # check_only: a scheduler branches on 3 = new or changed (getdata/check.py).
+        if report.status in ("new", "changed"):
+            raise SystemExit(EXIT_CHANGED)
 
 
 def _terminate_like_ctrl_c() -> None:

@@ -7,19 +7,24 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
+from .check import check
 from .config import AppConfig, ArtifactMode
+from .drift import Drift, DriftError, check_drift
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
+from .extras import needs_extra
 from .fetch import Fetched, Limits, Retry, fetch, hash_file, human_bytes, source_id
 from .inspect import inspect_file
+from .options import validate, wandb_options
 from .paths import printable
 from .redact import redact
+from .reference import prefix_references
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
 from .store import Workspace
@@ -39,6 +44,10 @@ class Result:
     size: Optional[int] = None
     sha256: Optional[str] = None
     tracked: Optional[Tracked] = None
+    # Where the kept files are (absolute); empty for a reference artifact or a check.
+    paths: list[str] = field(default_factory=list)
+    # The metadata key "drift" as logged (None: nothing recorded to compare with).
+    drift: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -55,40 +64,72 @@ class Kept:
 
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
-    check_settings(cfg)
-    if cfg.artifact.name:
-        check_artifact_name(cfg.artifact.name)
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
-    if cfg.artifact.mode is ArtifactMode.copy:
-        check_writable_folder(data_dir, "data_dir")
-    if cfg.skip_unchanged:
-        check_writable_folder(Path(cfg.state_dir), "state_dir")
-    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
-    source = resolve(cfg.source)
+    data_dir = _check_config(cfg, run_dir)
+    with needs_extra():
+        source = resolve(cfg.source)
     with describe(source.display):
         members = source.members()  # a listing (a glob names the artifact after its folder)
     name = check_artifact_name(
         cfg.artifact.name
         or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
     )
-    state = State(Path(cfg.state_dir), name) if cfg.skip_unchanged else None
+    # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
+    state = State(Path(cfg.state_dir), name)
+    ask_first = cfg.skip_unchanged or cfg.check_only
     with describe(source.display):
-        current = _fingerprint(source, members) if state else None
-    if state and state.unchanged(current, source.display):
+        current = _fingerprint(source, members) if ask_first else None
+    if cfg.check_only:
+        return Result(artifact=name, status=check(state, current, source.display, name))
+    if cfg.skip_unchanged and state.unchanged(current, source.display):
         log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
         return Result(artifact=name, status="unchanged")
 
+    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
     if cfg.artifact.mode is ArtifactMode.reference:
-        result = _log_reference(cfg, source, name, run_config)
+        result = _log_reference(cfg, source, name, run_config, members)
     else:
         log.info("fetching %s", source.display)
         with Workspace(data_dir, name) as workspace:
             kept, info = _fetch_all(cfg, source, members, workspace)
+            drift = _compare_schema(cfg, name, kept, workspace)
         folder = members is not None or cfg.source.extract
-        result = _log_files(cfg, source, name, kept, info, folder, run_config)
-    if state:
-        state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
+        result = _log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        drift.save(result.sha256)
+        if not ask_first:  # fingerprint what was fetched, without asking the source again
+            current = _fingerprint_fetched(info, members)
+    state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
     return result
+
+
+def _check_config(cfg: AppConfig, run_dir: Path) -> Path:
+    """Everything about the config that can be checked before a request: the data folder."""
+    check_settings(cfg)
+    validate(cfg)
+    if cfg.artifact.name:
+        check_artifact_name(cfg.artifact.name)
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
+    if cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only:
+        check_writable_folder(data_dir, "data_dir")
+    check_writable_folder(Path(cfg.state_dir), "state_dir")
+    return data_dir
+
+
+def _compare_schema(cfg: AppConfig, name: str, kept: list[Kept], workspace: Workspace) -> Drift:
+    """Schema drift against the last fetch; on a refusal (on_drift=fail) the version this run
+    kept is removed (one an earlier run kept stays): nothing unlogged stays behind as if good."""
+    try:
+        return check_drift(
+            Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
+        )
+    except DriftError:
+        workspace.discard_new()
+        raise
+
+
+def _fingerprint_fetched(info: SourceInfo, members: Optional[list[Source]]) -> Any:
+    if members is None:
+        return fingerprint(info)
+    return _fingerprint(None, members)  # a folder's listing needs no request
 
 
 def _fetch_all(
@@ -202,6 +243,7 @@ def _log_files(
     info: SourceInfo,
     folder: bool,
     run_config: dict[str, Any],
+    drift: Optional[dict[str, Any]] = None,
 ) -> Result:
     size = sum(k.size for k in kept)
     if not folder:
@@ -218,6 +260,8 @@ def _log_files(
             ],
             "files_truncated": len(kept) > MAX_LISTED_FILES,
         }
+    if drift is not None:
+        content["drift"] = drift
     metadata = _metadata(cfg, source, info, {"size": size, **content})
     tracked = log_artifact(
         cfg.wandb,
@@ -228,26 +272,51 @@ def _log_files(
         description=_description(cfg, source),
         metadata=redact(metadata),
         preview=_preview(cfg, kept),
+        **wandb_options(cfg),
     )
     _closing_line(cfg, name, size, sha256, tracked)
-    return Result(artifact=name, status="ok", size=size, sha256=sha256, tracked=tracked)
+    paths = [str(k.path.resolve()) for k in kept]
+    return Result(
+        artifact=name,
+        status="ok",
+        size=size,
+        sha256=sha256,
+        tracked=tracked,
+        paths=paths,
+        drift=drift,
+    )
 
 
-def _log_reference(cfg: AppConfig, source: Source, name: str, run_config: dict[str, Any]) -> Result:
-    uri, env = source.reference()
-    with describe(source.display):
-        info = source.stat()
+def _log_reference(
+    cfg: AppConfig,
+    source: Source,
+    name: str,
+    run_config: dict[str, Any],
+    members: Optional[list[Source]] = None,
+) -> Result:
+    uri, env = source.reference()  # only kinds whose objects W&B can check without the bytes
+    listing: dict[str, Any] = {}
+    if members is not None:  # an S3 prefix or glob: one reference per listed object
+        refs, info, listing = prefix_references(source, members, cfg.artifact.max_objects)
+    else:
+        with describe(source.display):
+            info = source.stat()
     log.info("referencing %s (no download)", source.display)
+    if members is None:
+        refs = [(uri, source.basename)]
     with describe(source.display):
         tracked = log_artifact(
             cfg.wandb,
             run_config=redact(run_config),
-            references=[(uri, source.basename)],
+            references=refs,
             reference_env=env,
             name=name,
             type=cfg.artifact.type,
             description=_description(cfg, source),
-            metadata=redact(_metadata(cfg, source, info, {"size": info.size, "reference": True})),
+            metadata=redact(
+                _metadata(cfg, source, info, {"size": info.size, "reference": True, **listing})
+            ),
+            **wandb_options(cfg),
         )
     _closing_line(cfg, name, info.size, None, tracked)
     return Result(artifact=name, status="ok", size=info.size, tracked=tracked)
@@ -308,8 +377,11 @@ def _closing_line(
         log.info("upload it later with: wandb sync %s", tracked.location)
 
 
-def _fingerprint(source: Source, members: Optional[list[Source]]) -> Optional[dict[str, Any]]:
+def _fingerprint(
+    source: Optional[Source], members: Optional[list[Source]]
+) -> Optional[dict[str, Any]]:
     if members is None:
+        assert source is not None
         return fingerprint(source.stat())
     listed = [(m.basename, fingerprint(m.listed or SourceInfo())) for m in members]
     if any(fp is None for _, fp in listed):

@@ -16,6 +16,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from .check import EXIT_CHANGED
+from .failfast import record_failure
 from .redact import redact
 from .report import REPORT_FILE
 from .track import EXIT_LOGGED_OFFLINE
@@ -70,7 +72,8 @@ class SweepSummary(Callback):
             report = json.loads(path.read_text())
             report["job"] = path.parent.name
             reports.append(report)
-        count = {s: sum(r["status"] == s for r in reports) for s in ("ok", "unchanged", "failed")}
+        statuses = ("ok", "unchanged", "new", "changed", "skipped", "failed")
+        count = {s: sum(r["status"] == s for r in reports) for s in statuses}
         summary = {"sweep_dir": str(sweep_dir), "jobs": len(reports), **count}
         (sweep_dir / "summary.json").write_text(
             json.dumps({**summary, "datasets": reports}, indent=2) + "\n"
@@ -88,6 +91,8 @@ class SweepSummary(Callback):
                 )
             elif r["status"] == "unchanged":
                 log.info("  %-4s %-20s unchanged (nothing fetched)", r["job"], r["dataset"])
+            elif r["status"] in ("new", "changed", "skipped"):  # check_only, fail_fast
+                log.info("  %-4s %-20s %s", r["job"], r["dataset"], r["error"] or r["status"])
             else:
                 log.info("  %-4s %-20s FAILED  %s", r["job"], r["dataset"], r["error"])
         log.info(
@@ -104,6 +109,25 @@ class SweepSummary(Callback):
             raise SystemExit(1)
         if any(r.get("warning") for r in reports):
             raise SystemExit(EXIT_LOGGED_OFFLINE)
+        if count["new"] or count["changed"]:
+            log.info("check: %d new, %d changed", count["new"], count["changed"])
+            raise SystemExit(EXIT_CHANGED)
+
+
+class FailFast(Callback):
+    """fail_fast=true: after a job of a sweep failed, the jobs after it are skipped
+    (getdata/failfast.py)."""
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if not config.get("fail_fast") or config.hydra.mode != RunMode.MULTIRUN:
+            return
+        report = Path(config.hydra.runtime.output_dir) / REPORT_FILE
+        try:
+            status = json.loads(report.read_text()).get("status")
+        except (OSError, ValueError):
+            status = "failed"  # no report: the job died before writing one
+        if status == "failed":
+            record_failure(Path(config.hydra.sweep.dir), str(config.hydra.job.num))
 
 
 def _job_order(path: Path) -> Any:

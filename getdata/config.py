@@ -93,6 +93,13 @@ class ExtractConfig:
     max_ratio: float = 1000.0
 
 
+class DriftAction(str, Enum):
+    # log the drift and record it in the artifact metadata
+    warn = "warn"
+    # refuse the new version: nothing is logged, the recorded schema stays as it was
+    fail = "fail"
+
+
 @dataclass
 class InspectConfig:
     # Record format, rows, columns, schema and column stats in the artifact metadata ("data").
@@ -101,6 +108,9 @@ class InspectConfig:
     check_format: bool = True
     # List at most this many columns in the metadata (the count is always complete).
     max_columns: int = 100
+    # When the columns or their types differ from the last fetch of this artifact name:
+    # warn (log it, record it under the metadata key "drift") or fail (log nothing).
+    on_drift: DriftAction = DriftAction.warn
 
 
 class ArtifactMode(str, Enum):
@@ -124,6 +134,18 @@ class ArtifactConfig:
     mode: ArtifactMode = ArtifactMode.copy
     # Log the first N rows of a table as a wandb.Table in the run (0: no preview).
     preview_rows: int = 0
+    # Aliases for this version besides "latest" (e.g. prod, 2024-06): the next step can use
+    # <name>:<alias>. No "/" or ":"; "v<N>" is W&B's own version name.
+    aliases: list[str] = field(default_factory=list)
+    # Artifact tags (letters, digits, "-", "_", single spaces between words).
+    tags: list[str] = field(default_factory=list)
+    # Days W&B keeps this version before deleting it; null keeps it until deleted by hand.
+    ttl_days: Optional[int] = None
+    # artifact.mode=reference on an S3 prefix or glob: refuse more objects than this.
+    max_objects: int = 10_000
+    # Link the logged version into the W&B Registry: [<org>/]wandb-registry-<registry>/<collection>.
+    # Online only: an offline run logs the artifact and reports the link as skipped.
+    link_to: Optional[str] = None
 
 
 class WandbMode(str, Enum):
@@ -146,6 +168,8 @@ class WandbConfig:
     group: Optional[str] = None
     # Run tags.
     tags: list[str] = field(default_factory=list)
+    # Run name shown in W&B; null lets W&B pick one.
+    name: Optional[str] = None
     # auto | online | offline | disabled
     mode: WandbMode = WandbMode.auto
     # Seconds to wait for the W&B server (checked before the download when online, and per
@@ -169,6 +193,11 @@ class AppConfig:
     skip_unchanged: bool = False
     # Where that is remembered: one small JSON file per artifact name (delete it to reset).
     state_dir: str = "${oc.env:GETDATA_STATE_DIR,.getdata/state}"
+    # Only ask the source (and state_dir) whether it is new, changed or unchanged since the last
+    # successful fetch; download and log nothing. Exit code 0 unchanged, 3 new/changed, 1 failed.
+    check_only: bool = False
+    # In a sweep, run no further dataset once one has failed (the summary is still written).
+    fail_fast: bool = False
 
 
 def to_app_config(cfg: DictConfig) -> AppConfig:
@@ -215,3 +244,7 @@ def register_configs() -> None:
         cs.store(group="source", name=kind, node=node)
     if not OmegaConf.has_resolver("getdata.data"):
         OmegaConf.register_new_resolver("getdata.data", bundled_data)
+    # $GETDATA_CATALOG: the user's catalog folder, searched before the bundled conf/.
+    from .catalog import register_catalog
+
+    register_catalog()

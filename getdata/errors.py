@@ -141,6 +141,10 @@ def explain(exc: BaseException) -> str:
     connect = _connect_failure(exc)
     if isinstance(exc, GetDataError):
         return str(exc)
+    from .extras import missing_extra  # an optional fsspec back-end not installed
+
+    if extra := missing_extra(exc):
+        return extra
     if status in (401, 403):
         return f"access denied (HTTP {status}): check the credentials or source.headers"
     if status == 404:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .app import run
 from .config import to_app_config
 from .errors import GetDataError, explain, full_errors
+from .failfast import stopped
 from .redact import redact_text, redact_url
 from .track import Tracked
 
@@ -31,7 +32,7 @@ class JobReport:
     """One dataset's outcome, as the sweep summary lists it (no secrets: names are redacted)."""
 
     dataset: str
-    status: str  # "ok" | "unchanged" | "failed"
+    status: str  # "ok" | "unchanged" | "failed"; check_only: "new" | "changed"; "skipped"
     artifact: Optional[str] = None
     size: Optional[int] = None
     sha256: Optional[str] = None
@@ -39,6 +40,8 @@ class JobReport:
     error: Optional[str] = None
     # Set when the data was fetched and kept but W&B needs a second step (`wandb sync`).
     warning: Optional[str] = None
+    # Where the kept files are (absolute paths), for the next step.
+    paths: list[str] = field(default_factory=list)
 
 
 REPORT_FILE = "getdata-report.json"
@@ -53,6 +56,10 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
     """
     source = OmegaConf.select(cfg, "source.url") or OmegaConf.select(cfg, "source.path")
     dataset = dataset or redact_url(str(source))
+    skip = stopped(cfg)  # fail_fast: an earlier dataset of this sweep failed
+    if skip:
+        log.warning("%s", skip)
+        return _write(run_dir, JobReport(dataset=dataset, status="skipped", error=skip))
     try:
         run_config: Any = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         result = run(to_app_config(cfg), run_dir, run_config)
@@ -64,6 +71,7 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
             sha256=result.sha256,
             wandb=result.tracked.location if result.tracked else None,
             warning=_fallback_warning(result.tracked),
+            paths=result.paths,
         )
     except (KeyboardInterrupt, SystemExit) as exc:
         # Ctrl-C, or SIGTERM (getdata/__main__.py turns it into SystemExit): by now the partial
@@ -103,12 +111,13 @@ def _fallback_warning(tracked: Optional[Tracked]) -> Optional[str]:
     )
 
 
-def _write(run_dir: Path, report: JobReport) -> None:
+def _write(run_dir: Path, report: JobReport) -> JobReport:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     except OSError as exc:  # the outcome was already logged; the report is a convenience
         log.error("could not write %s: %s", run_dir / REPORT_FILE, explain(exc))
+    return report
 
 
 def signal_name(number: int) -> str:

@@ -44,6 +44,8 @@ class Workspace:
         self.parts = self.root / ".getdata-parts"
         self.staging = self.root / ".getdata-staging"
         self._lock: Optional[IO[bytes]] = None
+        # Version folders this run made (an earlier run's are never removed).
+        self._new: list[Path] = []
 
     def __enter__(self) -> Workspace:
         while True:
@@ -89,8 +91,18 @@ class Workspace:
         return self.parts / f"{hashlib.sha256(source_id.encode()).hexdigest()[:24]}.part"
 
     def version(self, sha256: str) -> Path:
-        """The folder a version with this content hash is kept in."""
-        return inside(self.root, sha256[:VERSION_DIGITS])
+        """The folder a version with this content hash is kept in (noted as this run's when it
+        does not exist yet)."""
+        folder = inside(self.root, sha256[:VERSION_DIGITS])
+        if not folder.exists() and folder not in self._new:
+            self._new.append(folder)
+        return folder
+
+    def discard_new(self) -> None:
+        """Remove the versions this run kept (a check after the fetch refused them)."""
+        for folder in self._new:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._new.clear()
 
     def staged(self, rel: PurePosixPath | str) -> Path:
         """Where a file of a tree goes while the tree is assembled."""

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # Exit code of a run whose data was fetched and kept, but logged offline because W&B failed
 # online: the run waits in the offline folder for `wandb sync`.
-EXIT_LOGGED_OFFLINE = 3
+EXIT_LOGGED_OFFLINE = 4
 
 # Modes wandb itself accepts in WANDB_MODE, and what they mean.
 _MODE_NAMES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline"}
@@ -51,6 +52,8 @@ class Tracked:
     artifact: str
     # Why the run was written offline although it was to be online (None: as settled).
     fallback: Optional[str] = None
+    # The Registry path the version was linked to (artifact.link_to); None when not linked.
+    linked: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,11 @@ class _Artifact:
     references: Sequence[tuple[str, str]]
     reference_env: dict[str, str]
     preview: Optional[Any]
+    # W&B options for the logged version (artifact.aliases/tags/ttl_days/link_to).
+    aliases: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    ttl_days: Optional[int] = None
+    link_to: Optional[str] = None
 
 
 def log_artifact(
@@ -324,6 +332,10 @@ def log_artifact(
     reference_env: Optional[dict[str, str]] = None,
     preview: Optional[Any] = None,
     run_name: Optional[str] = None,
+    aliases: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    ttl_days: Optional[int] = None,
+    link_to: Optional[str] = None,
 ) -> Tracked:
     """Start a run, log artifact ``name`` in it, finish the run.
 
@@ -347,6 +359,10 @@ def log_artifact(
         references=references,
         reference_env=reference_env or {},
         preview=preview,
+        aliases=aliases,
+        tags=tags,
+        ttl_days=ttl_days,
+        link_to=link_to,
     )
     run_config = redact(run_config)
     fallback = None
@@ -405,13 +421,18 @@ def _log(
         artifact = _new_artifact(wandb, item)
         if item.preview is not None:
             run.log({"preview": wandb.Table(dataframe=item.preview.to_pandas())})
-        logged = run.log_artifact(artifact)
+        logged = run.log_artifact(
+            artifact, aliases=list(item.aliases) or None, tags=list(item.tags) or None
+        )
         if mode == "online":
             # Offline there is no server to wait for (and wait() raises).
             logged.wait(timeout=max(60, int(cfg.timeout * 6)))
+        linked = _link(run, logged, mode, item.link_to, item.aliases)
         location = run.url if mode == "online" and run.url else str(run.settings.sync_dir)
         logged_ok = True
-        return Tracked(mode=mode, run_id=run.id, location=location, artifact=item.name)
+        return Tracked(
+            mode=mode, run_id=run.id, location=location, artifact=item.name, linked=linked
+        )
     finally:
         try:
             run.finish(exit_code=0 if logged_ok else 1)
@@ -473,6 +494,8 @@ def _new_artifact(wandb: Any, item: _Artifact) -> Any:
         metadata=item.metadata,
         digest_algorithm="MD5",
     )
+    if item.ttl_days is not None:
+        artifact.ttl = timedelta(days=item.ttl_days)
     for path, entry, md5 in item.files:
         _add_file(artifact, path, entry, md5)
     with _environment(item.reference_env):
@@ -511,6 +534,32 @@ def _kept_message(item: _Artifact, reason: str) -> str:
         f"without downloading again with: python -m getdata source=local "
         f"\"source.path='{where}'\" artifact.name={item.name} wandb.mode=offline"
     )
+
+
+def _link(
+    run: Any, logged: Any, mode: str, target: Optional[str], aliases: Sequence[str]
+) -> Optional[str]:
+    """Link the logged version into the W&B Registry (artifact.link_to), online only.
+
+    wandb 0.31 raises NotImplementedError for run.link_artifact in an offline run, after logging
+    the artifact a second time, and `wandb sync` has nothing to replay; so offline the link is
+    skipped, and said so with the call that links it once the run is synced.
+    """
+    if not target:
+        return None
+    if mode != "online":
+        log.warning(
+            "artifact.link_to=%s: not linked: W&B links only online (an offline run cannot, and "
+            "`wandb sync` does not); after the sync: "
+            "wandb.Api().artifact('<entity>/%s/%s:latest').link('%s')",
+            target,
+            run.project,
+            logged.name.split(":")[0],  # the artifact's name, without a version
+            target,
+        )
+        return None
+    run.link_artifact(logged, target, list(aliases) or None)
+    return target
 
 
 def _skip_launch_inputs(wandb: Any) -> None:

@@ -100,8 +100,12 @@ def test_sweep_two_datasets(tmp_path: Path, http_server, launcher: str) -> None:
     assert (sweep_dir / "0" / "getdata.log").is_file()
 
 
-def test_installed_wheel_runs_from_another_directory(tmp_path: Path) -> None:
+def test_installed_wheel_runs_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plain (non-editable) install: configs and the sample ship inside the package."""
+    # A source tree on PYTHONPATH (how a worktree is tested) would shadow the install.
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -143,9 +147,19 @@ def test_installed_wheel_runs_from_another_directory(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert where.startswith(site), f"getdata imported from {where}, not the install"
-    proc = run_cli(["dataset=sample"], wandb_env(tmp_path), cwd=elsewhere, python=str(python))
+    # A catalog entry of the user's own ($GETDATA_CATALOG) next to the packaged catalog, whose
+    # configs and sample data ship in the wheel.
+    user_catalog = tmp_path / "my-catalog"
+    (user_catalog / "dataset").mkdir(parents=True)
+    (user_catalog / "dataset" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /source: sample\n"
+        "artifact:\n  name: mine.parquet\n"
+    )
+    env = {**wandb_env(tmp_path), "GETDATA_CATALOG": str(user_catalog)}
+    proc = run_cli(["dataset=mine"], env, cwd=elsewhere, python=str(python))
     assert proc.returncode == 0, proc.stderr
     _, artifact = only(logged(tmp_path))
+    assert artifact.name == "mine.parquet"
     assert only(artifact.entries).digest == md5_b64(SAMPLE)
     # The run folder is under the directory the user ran from.
     assert list((elsewhere / "outputs").rglob("data/sample.parquet"))

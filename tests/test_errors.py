@@ -75,7 +75,8 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
 def test_unknown_option_lists_the_choices(tmp_path: Path) -> None:
     line = one_error(cli(tmp_path, "source=htp"))
     assert (
-        line == "getdata: source=htp: no such option; choose one of fsspec, hf, http, local, s3, sample"
+        line == "getdata: source=htp: no such option; "
+        "choose one of fsspec, hf, http, local, s3, sample"
     )
 
 

@@ -27,9 +27,9 @@ import gzip
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped,unused-ignore]
 
@@ -82,6 +82,10 @@ class LoggedArtifact:
     metadata: dict[str, Any]
     entries: list[ArtifactEntry]
     digest: str
+    # As given to run.log_artifact (W&B adds "latest"); the TTL in seconds (None: none).
+    aliases: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    ttl_seconds: Optional[int] = None
 
 
 def _payloads(data: bytes, path: Path) -> list[bytes]:
@@ -215,6 +219,10 @@ def artifacts(path: Path) -> list[LoggedArtifact]:
                 metadata=metadata if isinstance(metadata, dict) else {},
                 entries=entries,
                 digest=art.digest,
+                aliases=list(art.aliases),
+                tags=list(art.tags),
+                # wandb writes -1 (or 0) for "no TTL".
+                ttl_seconds=art.ttl_duration_seconds if art.ttl_duration_seconds > 0 else None,
             )
         )
     return found
