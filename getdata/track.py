@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import WandbConfig, WandbMode
-from .errors import GetDataError
+from .errors import GetDataError, explain
 from .redact import redact, redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -551,14 +551,20 @@ def _link(
         log.warning(
             "artifact.link_to=%s: not linked: W&B links only online (an offline run cannot, and "
             "`wandb sync` does not); after the sync: "
-            "wandb.Api().artifact('<entity>/%s/%s:latest').link('%s')",
+            "wandb.Api().artifact('<entity>/%s/%s:%s').link('%s')",
             target,
             run.project,
             logged.name.split(":")[0],  # the artifact's name, without a version
+            aliases[0] if aliases else "latest",
             target,
         )
         return None
-    run.link_artifact(logged, target, list(aliases) or None)
+    try:
+        run.link_artifact(logged, target, list(aliases) or None)
+    except Exception as exc:  # no such registry, no permission, ...: the version stays logged
+        raise GetDataError(
+            f"logged {logged.name} but could not link it to {target}: {explain(exc)}"
+        ) from exc
     return target
 
 

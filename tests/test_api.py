@@ -24,7 +24,8 @@ def test_fetch_returns_a_typed_result(wb: Path) -> None:
     assert result.status == "ok" and result.artifact == "sample.parquet"
     assert result.aliases == ["prod"]
     assert result.size == len(SAMPLE) and result.sha256 == sha256_hex(SAMPLE)
-    assert result.path == run_dir.resolve() / "data" / "sample.parquet"
+    kept = run_dir.resolve() / "data" / "sample.parquet" / sha256_hex(SAMPLE)[:16]
+    assert result.path == kept / "sample.parquet"
     assert result.path.read_bytes() == SAMPLE
     assert result.wandb_mode == "offline"
     run_file, artifact = only(logged(wb))
