@@ -343,31 +343,26 @@ def test_malformed_content_length_fails_cleanly(wb: Path, length: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_endless_body_stops_at_the_size_cap(wb: Path) -> None:
+@pytest.mark.parametrize(
+    "piece, every, limit",
+    [(b"x" * 65536, 0, "fetch.max_bytes=3000000"), (b"x" * 100, 0.05, "fetch.deadline=1")],
+    ids=["endless-body-size-cap", "trickle-deadline"],
+)
+def test_a_body_that_never_ends_is_stopped(
+    wb: Path, piece: bytes, every: float, limit: str
+) -> None:
     stop = threading.Event()
-    endless = lambda request, index: trickle(reply("200 OK", length=None), b"x" * 65536, 0, stop)  # noqa: E731
     try:
-        with RawServer(endless) as server:
-            report = http_job(wb, server.url("/endless.csv"), "fetch.max_bytes=3000000")
+        with RawServer(lambda r, i: trickle(reply("200 OK", length=None), piece, every, stop)) as s:
+            report = http_job(wb, s.url("/endless.csv"), limit)
     finally:
         stop.set()
-    assert_refused(wb, report, "fetch.max_bytes=3000000")
+    assert_refused(wb, report, limit)
 
 
 def test_announced_size_over_the_cap_is_refused_before_reading(wb: Path, http_server) -> None:
     report = http_job(wb, http_server.add("/big.bin", DATA), "fetch.max_bytes=1000")
     assert_refused(wb, report, "fetch.max_bytes=1000", f"is {len(DATA)} bytes")
-
-
-def test_trickling_body_stops_at_the_deadline(wb: Path) -> None:
-    stop = threading.Event()
-    slow = lambda request, index: trickle(reply("200 OK", length=None), b"x" * 100, 0.05, stop)  # noqa: E731
-    try:
-        with RawServer(slow) as server:
-            report = http_job(wb, server.url("/slow.csv"), "fetch.deadline=1")
-    finally:
-        stop.set()
-    assert_refused(wb, report, "fetch.deadline=1")
 
 
 def test_free_space_floor(wb: Path, http_server) -> None:
