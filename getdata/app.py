@@ -65,6 +65,28 @@ class Kept:
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     data_dir = _check_config(cfg, run_dir)
+    source, members, name = _open_source(cfg)
+    # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
+    state = State(Path(cfg.state_dir), name)
+    current = _ask_source(source, members) if cfg.skip_unchanged or cfg.check_only else None
+    if cfg.check_only:
+        return Result(artifact=name, status=check(state, current, source.display, name))
+    if cfg.skip_unchanged and state.unchanged(current, source.display):
+        log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
+        return Result(artifact=name, status="unchanged")
+    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
+    if cfg.artifact.mode is ArtifactMode.reference:
+        result = _log_reference(cfg, source, name, run_config, members)
+    else:
+        result, fetched = _fetch_and_log(cfg, source, members, name, data_dir, run_config)
+        # Fingerprint what was fetched, without asking the source again.
+        current = current or _fingerprint_fetched(fetched, members)
+    state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
+    return result
+
+
+def _open_source(cfg: AppConfig) -> tuple[Source, Optional[list[Source]], str]:
+    """The source, its files when it is a folder, prefix or glob, and the artifact's name."""
     with needs_extra():
         source = resolve(cfg.source)
     with describe(source.display):
@@ -73,32 +95,30 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         cfg.artifact.name
         or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
     )
-    # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
-    state = State(Path(cfg.state_dir), name)
-    ask_first = cfg.skip_unchanged or cfg.check_only
-    with describe(source.display):
-        current = _fingerprint(source, members) if ask_first else None
-    if cfg.check_only:
-        return Result(artifact=name, status=check(state, current, source.display, name))
-    if cfg.skip_unchanged and state.unchanged(current, source.display):
-        log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
-        return Result(artifact=name, status="unchanged")
+    return source, members, name
 
-    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
-    if cfg.artifact.mode is ArtifactMode.reference:
-        result = _log_reference(cfg, source, name, run_config, members)
-    else:
-        log.info("fetching %s", source.display)
-        with Workspace(data_dir, name) as workspace:
-            kept, info = _fetch_all(cfg, source, members, workspace)
-            drift = _compare_schema(cfg, name, kept, workspace)
-        folder = members is not None or cfg.source.extract
-        result = _log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
-        drift.save(result.sha256)
-        if not ask_first:  # fingerprint what was fetched, without asking the source again
-            current = _fingerprint_fetched(info, members)
-    state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
-    return result
+
+def _ask_source(source: Source, members: Optional[list[Source]]) -> Any:
+    with describe(source.display):
+        return _fingerprint(source, members)
+
+
+def _fetch_and_log(
+    cfg: AppConfig,
+    source: Source,
+    members: Optional[list[Source]],
+    name: str,
+    data_dir: Path,
+    run_config: dict[str, Any],
+) -> tuple[Result, SourceInfo]:
+    log.info("fetching %s", source.display)
+    with Workspace(data_dir, name) as workspace:
+        kept, info = _fetch_all(cfg, source, members, workspace)
+        drift = _compare_schema(cfg, name, kept, workspace)
+    folder = members is not None or cfg.source.extract
+    result = _log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+    drift.save(result.sha256)
+    return result, info
 
 
 def _check_config(cfg: AppConfig, run_dir: Path) -> Path:
