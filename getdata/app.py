@@ -17,7 +17,7 @@ from .config import AppConfig, ArtifactMode, S3Source
 from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
 from .fetch import Fetched, Retry, fetch, hash_file, human_bytes
-from .inspect import inspect_file
+from .formats import describe_file, describe_files
 from .redact import redact
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
@@ -142,13 +142,12 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
         relpaths = extract(archive, staging, limits)
     except OSError as exc:  # a full disk or a permission problem while unpacking: one line
         raise GetDataError(f"{name}: could not unpack: {explain(exc)}") from exc
+    paths = [staging / rel for rel in relpaths]
+    described = describe_files([(p, rel.name) for p, rel in zip(paths, relpaths)], cfg.inspect)
     kept = []
-    for rel in relpaths:
-        path = staging / rel
+    for path, rel, data in zip(paths, relpaths, described, strict=True):
         sha, md5 = hash_file(path)
-        kept.append(
-            Kept(path, rel.as_posix(), path.stat().st_size, sha, md5, _inspect(cfg, path, rel.name))
-        )
+        kept.append(Kept(path, rel.as_posix(), path.stat().st_size, sha, md5, data))
     return kept
 
 
@@ -171,13 +170,7 @@ def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
 
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
-    return inspect_file(
-        path,
-        name,
-        check=cfg.inspect.check_format,
-        enabled=cfg.inspect.enabled,
-        max_columns=cfg.inspect.max_columns,
-    )
+    return describe_file(path, name, cfg.inspect)
 
 
 def _log_files(

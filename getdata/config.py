@@ -122,6 +122,13 @@ class ExtractConfig:
     max_ratio: float = 1000.0
 
 
+class InFolder(str, Enum):
+    # log the folder; the file's data says why it is invalid
+    mark = "mark"
+    # refuse the whole folder
+    refuse = "refuse"
+
+
 @dataclass
 class InspectConfig:
     # Record format, rows, columns, schema and column stats in the artifact metadata ("data").
@@ -130,6 +137,13 @@ class InspectConfig:
     check_format: bool = True
     # List at most this many columns in the metadata (the count is always complete).
     max_columns: int = 100
+    # Formats whose check is off (e.g. [parquet]): such files are never refused.
+    unchecked: list[str] = field(default_factory=list)
+    # Formats recorded by format and size only (e.g. [csv] for huge CSVs).
+    undescribed: list[str] = field(default_factory=list)
+    # A file in a folder or archive that fails its check: mark it ("invalid" in its data) and
+    # log the folder, or refuse the whole folder.
+    in_folder: InFolder = InFolder.mark
 
 
 class ArtifactMode(str, Enum):
