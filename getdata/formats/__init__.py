@@ -66,12 +66,13 @@ def describe_files(items: list[tuple[Path, str]], cfg: Any) -> list[dict[str, An
             continue
         if opts.in_folder != "mark":
             raise IntegrityError(outcome.error)
-        log.warning("%s (kept, marked invalid: inspect.in_folder=mark)", outcome.error)
+        error = outcome.error.removesuffix("; nothing was logged")
+        log.warning("%s (kept, marked invalid: inspect.in_folder=mark)", error)
         fmt, compression = kind(name)
         data: dict[str, Any] = {"format": fmt.name, "size": Path(path).stat().st_size}
         if compression:
             data["compression"] = compression
-        data["invalid"] = outcome.error
+        data["invalid"] = error
         described.append(data)
     return described
 

@@ -3,19 +3,27 @@
 pyarrow is C++: a hostile file can abort or segfault it (parquet-testing's
 encrypt_columns_plaintext_footer.parquet aborts in the footer's column metadata; a deeply
 nested JSON Lines file overflows the JSON reader's stack). Describing therefore runs in a child
-process, one per batch of files (a folder may hold thousands). The child is forked from
-multiprocessing's fork server, a fresh single-threaded interpreter that imported pyarrow and the
-readers once; forking it costs milliseconds, and getdata's own threads (wandb, the download
-pool) are never forked. When the child dies on a file, that file gets a one-line refusal and a
-new child takes the rest.
+process, one per batch of files (a folder may hold thousands).
+
+The children are forked by a helper: ``python -m getdata.formats.contained``, started once per
+getdata process, a fresh single-threaded interpreter that imports pyarrow and the readers and
+then forks one child per batch. Forking it costs about a millisecond; getdata's own threads
+(wandb, the download pool) are never forked, and nothing of getdata's ``__main__`` is re-run (as
+multiprocessing's spawn and forkserver methods do). The child sends each file's outcome as soon
+as it is known; when it dies on a file, the helper reports how (signal, and the library's last
+line on stderr), that file gets a one-line refusal and a new child takes the rest. The helper
+exits when getdata's end of its pipe closes, so it never outlives getdata.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
 import os
 import signal
+import subprocess
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,26 +33,9 @@ from ..errors import IntegrityError
 from .describe import Options, describe
 from .registry import kind
 
-# Imported once by the fork server, so that each child starts with them loaded.
-_PRELOAD = [
-    "pyarrow",
-    "pyarrow.compute",
-    "pyarrow.csv",
-    "pyarrow.ipc",
-    "pyarrow.json",
-    "pyarrow.parquet",
-    "getdata.formats.describe",
-    "getdata.formats.parquet",
-    "getdata.formats.arrow",
-    "getdata.formats.delimited",
-    "getdata.formats.jsonlines",
-    "getdata.formats.jsondoc",
-]
 # Formats whose check alone reads everything the check is about (the footer): after a crash in
 # their description, the file is checked again without it instead of being refused.
 _FOOTER_FORMATS = ("parquet", "arrow")
-
-_context: Optional[Any] = None
 
 
 @dataclass(frozen=True)
@@ -57,21 +48,12 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-def _forkserver() -> Any:
-    global _context
-    if _context is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        _context = context
-    return _context
-
-
 def run(items: list[tuple[Path, str]], opts: Options) -> list[Outcome]:
     """One outcome per (path, name), in order; a crash costs only the file it happened on."""
     outcomes: list[Outcome] = []
     while len(outcomes) < len(items):
         batch = items[len(outcomes) :]
-        done, crash = _child(batch, opts)
+        done, crash = _helper().batch(batch, opts)
         outcomes.extend(done)
         if len(done) < len(batch):
             path, name = batch[len(done)]
@@ -85,65 +67,111 @@ def _after_crash(path: Path, name: str, opts: Options, crash: str) -> Outcome:
     checked = opts.check and fmt not in opts.unchecked
     if fmt in _FOOTER_FORMATS and checked and opts.describe:
         retry = Options(describe=False, check=True, unchecked=opts.unchecked)
-        done, _ = _child([(path, name)], retry)
+        done, _ = _helper().batch([(path, name)], retry)
         if done and done[0].data is not None:
             data = {**done[0].data, "described": False}
             warning = f"{name}: the {fmt} reader {how} describing it; logged with format and size"
             return Outcome(data=data, warnings=(warning,))
-    message = f"{name}: the {fmt} reader {how} on this file; nothing was logged"
+    message = f"{name}: the {fmt} reader {how} on this file"
     if not checked:
         return Outcome(data={"format": fmt, "size": path.stat().st_size}, warnings=(message,))
     return Outcome(error=message)
 
 
-def _crash(exitcode: Optional[int], stderr: bytes) -> str:
-    """SIGABRT, SIGSEGV... and the C++ library's last word on stderr, if it left one."""
-    how = f"exit code {exitcode}"
-    if exitcode is not None and exitcode < 0:
-        try:
-            how = signal.Signals(-exitcode).name
-        except ValueError:
-            pass
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
-    said = [line for line in lines if line][-1:]
-    return f"{how}: {said[0][:200]}" if said else how
+# ---------------------------------------------------------------------------------------------
+# getdata's side: one helper per process
+# ---------------------------------------------------------------------------------------------
 
 
-def _child(batch: list[tuple[Path, str]], opts: Options) -> tuple[list[Outcome], str]:
-    """Outcomes of the files the child finished, and how it ended if it died before the end."""
-    context = _forkserver()
-    receive, send = context.Pipe(duplex=False)
-    # The child's stderr goes to a file we read after a crash (abort() messages land there).
-    with tempfile.NamedTemporaryFile(prefix="getdata-stderr-") as stderr:
-        process = context.Process(
-            target=_serve, args=(send, batch, opts, stderr.name), daemon=True
+class _Helper:
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
         )
-        process.start()
-        send.close()
-        done: list[Outcome] = []
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.send = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        self.receive = Connection(os.dup(self.process.stdout.fileno()), writable=False)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self.lock = threading.Lock()
+
+    def batch(self, items: list[tuple[Path, str]], opts: Options) -> tuple[list[Outcome], str]:
+        """Outcomes of the files the child finished, and how it ended if it died before the end."""
+        with self.lock:
+            self.send.send((items, opts))
+            done: list[Outcome] = []
+            while True:
+                message = self.receive.recv()
+                if isinstance(message, Outcome):
+                    done.append(message)
+                else:
+                    return done, message  # the child's end: "" when it finished
+
+    def close(self) -> None:
+        self.send.close()
+        self.receive.close()
         try:
-            while len(done) < len(batch):
-                try:
-                    done.append(receive.recv())
-                except EOFError:  # the child died
-                    break
-            process.join()
-        finally:
-            receive.close()
-            if process.is_alive():  # interrupted (Ctrl-C): leave no child behind
-                process.kill()
-                process.join()
-        if len(done) == len(batch):
-            return done, ""
-        stderr.seek(0)
-        return done, _crash(process.exitcode, stderr.read()[-4096:])
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def _serve(send: Connection, batch: list[tuple[Path, str]], opts: Options, stderr: str) -> None:
-    """The child: describe each file, send each outcome as soon as it is known."""
-    with open(stderr, "wb") as err:
-        os.dup2(err.fileno(), 2)
-    for path, name in batch:
+_helper_lock = threading.Lock()
+_running: Optional[_Helper] = None
+
+
+def _helper() -> _Helper:
+    global _running
+    with _helper_lock:
+        if _running is None or _running.process.poll() is not None:
+            _running = _Helper()
+            atexit.register(_running.close)
+        return _running
+
+
+# ---------------------------------------------------------------------------------------------
+# The helper's side
+# ---------------------------------------------------------------------------------------------
+
+
+def _serve() -> None:
+    """Read batches from stdin; fork a child per batch; report how each child ended."""
+    import pyarrow  # noqa: F401  (imported once here, so every child starts with it)
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.ipc  # noqa: F401
+    import pyarrow.json  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    from . import arrow, delimited, jsondoc, jsonlines, parquet  # noqa: F401
+
+    receive = Connection(os.dup(0), writable=False)
+    send = Connection(os.dup(1), readable=False)
+    while True:
+        try:
+            items, opts = receive.recv()
+        except EOFError:  # getdata is done (or gone)
+            return
+        with tempfile.TemporaryFile() as stderr:
+            pid = os.fork()
+            if pid == 0:  # the child
+                os.dup2(stderr.fileno(), 2)
+                _describe_all(send, items, opts)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            stderr.seek(0)
+            said = stderr.read()[-4096:]
+        send.send(_ending(status, said))
+
+
+def _describe_all(send: Connection, items: list[tuple[Path, str]], opts: Options) -> None:
+    for path, name in items:
         warnings: list[str] = []
         try:
             outcome = Outcome(data=describe(path, name, opts, warnings), warnings=tuple(warnings))
@@ -152,4 +180,25 @@ def _serve(send: Connection, batch: list[tuple[Path, str]], opts: Options, stder
         except Exception as exc:  # e.g. the file vanished: still one line, not a traceback
             outcome = Outcome(error=f"{name}: could not be described: {exc}")
         send.send(outcome)
-    send.close()
+
+
+def _ending(status: int, stderr: bytes) -> str:
+    """"" for a clean end; else SIGABRT, SIGSEGV... and the library's last line on stderr."""
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return ""
+    how = f"exit code {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        try:
+            how = signal.Signals(os.WTERMSIG(status)).name
+        except ValueError:
+            how = f"signal {os.WTERMSIG(status)}"
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    said = [line for line in lines if line][-1:]
+    return f"{how}: {said[0][:200]}" if said else how
+
+
+if __name__ == "__main__":
+    # Run as the importable module, so that what is pickled names getdata.formats.contained.
+    from getdata.formats import contained
+
+    contained._serve()

@@ -13,6 +13,8 @@ from .source import Source
 from .stats import Columns
 from .text import HEAD_BYTES, MiB
 
+# What a JSON text can start with (RFC 8259: any value, after optional whitespace).
+_STARTS = set(b'{["-0123456789tfn')
 # A JSON document up to this size is parsed whole (about 10x its size in memory), so kept small.
 JSON_LOAD_LIMIT = 16 * MiB
 
@@ -22,16 +24,22 @@ def describe(source: Source, max_columns: int, check_only: bool) -> dict[str, An
     data = source.head(limit + 1)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if data.lstrip()[:1] not in (b"{", b"["):
-        raise ValueError("does not start with { or [")
+    start = data.lstrip(b" \t\r\n")[:1]
+    if not start or start[0] not in _STARTS:
+        raise ValueError("does not start like JSON (an object, array, string, number...)")
     if len(data) > limit:
         return {}
-    document = json.loads(data)
+    # Python's json takes NaN and Infinity, which JSON does not have.
+    document = json.loads(data, parse_constant=_not_json)
     if check_only or not isinstance(document, list):
         return {}
     if not all(isinstance(item, dict) for item in document):
         return {}
     return _records_meta(document, max_columns)
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _records_meta(records: list[dict[str, Any]], max_columns: int) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class Column:
     lo: Any = None
     hi: Any = None
     ordered: bool = True  # False once min/max mean nothing (nested or mixed values)
+    unknown: bool = False  # True when its values cannot be looked at: no null count either
 
     def add_type(self, type_: Any) -> None:
         if not any(type_ == seen for seen in self.types):
@@ -110,7 +111,9 @@ class Column:
             return unified
         return "double" if set(names) == {"int64", "double"} else " | ".join(names)
 
-    def entry(self, rows: int) -> dict[str, Any]:
+    def entry(self, rows: int) -> Optional[dict[str, Any]]:
+        if self.unknown:
+            return None
         entry: dict[str, Any] = {"null_count": rows - self.non_null}
         type_name = self.type_name()
         if self.ordered and self.lo is not None and "|" not in type_name:
@@ -167,9 +170,14 @@ class Columns:
     def add_batch(self, batch: pa.RecordBatch) -> None:
         self.add_schema(batch.schema)
         self.rows += batch.num_rows
-        for position, (f, array) in enumerate(zip(batch.schema, batch.columns, strict=True)):
+        for position, f in enumerate(batch.schema):
             column = self._column(f.name if self.by_name else position, f.name)
-            if column is None:
+            if column is None or column.unknown:
+                continue
+            try:
+                array = batch.column(position)
+            except KeyError:  # a type pyarrow reads but has no Python class for (intervals)
+                column.unknown = True
                 continue
             column.non_null += len(array) - logical_nulls(array)
             if not self.min_max:
@@ -196,7 +204,7 @@ class Columns:
 
     def meta(self) -> dict[str, Any]:
         schema = [{"name": c.name, "type": c.type_name()} for c in self.listed]
-        stats: list[Optional[dict[str, Any]]] = [c.entry(self.rows) for c in self.listed]
+        stats = [c.entry(self.rows) for c in self.listed]
         return table_meta(self.rows, len(self.keys), schema, stats)
 
 
@@ -210,6 +218,8 @@ def logical_nulls(array: pa.Array) -> int:
     import pyarrow.compute as pc
 
     t = array.type
+    if len(array) == 0:
+        return 0  # (pyarrow 26 segfaults reading the type codes of an empty union)
     if pa.types.is_dictionary(t) and array.dictionary.null_count:
         return int(pc.sum(pc.is_null(array.dictionary_decode())).as_py() or 0)
     if pa.types.is_run_end_encoded(t):
