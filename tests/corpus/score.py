@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-import generated  # noqa: E402
-import reference  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[2]))
+from tests.corpus import generated  # noqa: E402
+from tests.corpus import reference  # noqa: E402
 
 BEFORE = "7b139f5"
 _OLD = """
