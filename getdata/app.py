@@ -111,9 +111,14 @@ def _fetch_all(
         if members is not None:
             with ThreadPoolExecutor(max(1, cfg.fetch.workers)) as pool:
                 fetched_files = list(pool.map(lambda m: one(m, staging, False), members))
+            # One contained batch for the folder; a file that fails is marked or refuses all.
+            described = describe_files(
+                [(f.path, m.basename) for m, f in zip(members, fetched_files, strict=True)],
+                cfg.inspect,
+            )
             kept = [
-                _check(cfg, f.path, m.basename, f)
-                for m, f in zip(members, fetched_files, strict=True)
+                _kept(f, m.basename, data)
+                for m, f, data in zip(members, fetched_files, described, strict=True)
             ]
             info = SourceInfo(size=sum(f.size for f in fetched_files))
         else:
@@ -158,6 +163,10 @@ def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
         # A file that fails its check is not kept: nothing unlogged stays behind as if good.
         path.unlink(missing_ok=True)
         raise
+    return _kept(fetched, name, data)
+
+
+def _kept(fetched: Fetched, name: str, data: dict[str, Any]) -> Kept:
     log.info(
         "fetched %s: %s in %.1f s (%s/s)%s",
         name,
@@ -166,7 +175,7 @@ def _check(cfg: AppConfig, path: Path, name: str, fetched: Fetched) -> Kept:
         human_bytes(fetched.size / max(fetched.seconds, 1e-9)),
         f", {fetched.attempts} attempts" if fetched.attempts > 1 else "",
     )
-    return Kept(path, name, fetched.size, fetched.sha256, fetched.md5, data)
+    return Kept(fetched.path, name, fetched.size, fetched.sha256, fetched.md5, data)
 
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:

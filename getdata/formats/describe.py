@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import IntegrityError
+from ..errors import GetDataError, IntegrityError
 from .registry import BINARY, Format, kind
 from .sniff import markup
 from .source import Source
@@ -38,14 +38,26 @@ class Options:
         if isinstance(cfg, Options):
             return cfg
         get = lambda key, default: getattr(cfg, key, default)  # noqa: E731
+        in_folder = get("in_folder", "mark")
         return cls(
             describe=bool(get("enabled", True)),
             check=bool(get("check_format", True)),
             max_columns=max(0, int(get("max_columns", 100))),
-            unchecked=frozenset(str(f) for f in get("unchecked", ()) or ()),
-            undescribed=frozenset(str(f) for f in get("undescribed", ()) or ()),
-            in_folder=str(getattr(get("in_folder", "mark"), "value", get("in_folder", "mark"))),
+            unchecked=_formats("unchecked", get("unchecked", ())),
+            undescribed=_formats("undescribed", get("undescribed", ())),
+            in_folder=str(getattr(in_folder, "value", in_folder)),
         )
+
+
+def _formats(key: str, names: Any) -> frozenset[str]:
+    """Format names from the config, each one a format getdata knows (else one line)."""
+    from .registry import BY_NAME
+
+    found = frozenset(str(n) for n in names or ())
+    for name in sorted(found - set(BY_NAME)):
+        known = ", ".join(sorted(BY_NAME))
+        raise GetDataError(f"inspect.{key}: unknown format {name!r} (known: {known})")
+    return found
 
 
 def describe(path: Path, name: str, opts: Options, warnings: list[str]) -> dict[str, Any]:
