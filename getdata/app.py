@@ -148,7 +148,9 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
     except OSError as exc:  # a full disk or a permission problem while unpacking: one line
         raise GetDataError(f"{name}: could not unpack: {explain(exc)}") from exc
     paths = [staging / rel for rel in relpaths]
-    described = describe_files([(p, rel.name) for p, rel in zip(paths, relpaths)], cfg.inspect)
+    described = describe_files(
+        [(p, rel.name) for p, rel in zip(paths, relpaths, strict=True)], cfg.inspect
+    )
     kept = []
     for path, rel, data in zip(paths, relpaths, described, strict=True):
         sha, md5 = hash_file(path)

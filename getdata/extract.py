@@ -43,6 +43,9 @@ from .errors import GetDataError, IntegrityError, explain
 from .fetch import TEMP_PREFIX, TEMP_SUFFIX
 from .formats.archives import archive_kind, archive_stem
 
+# archive_kind and archive_stem live in the formats table; app.py and the tests import them here.
+__all__ = ["Limits", "archive_kind", "archive_stem", "extract"]
+
 # Bytes copied at a time: members are streamed, never held whole in memory.
 CHUNK = 1 << 20
 # Below this many unpacked bytes max_ratio does not apply: a 300-byte archive of 1 MB of blanks

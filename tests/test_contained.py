@@ -95,9 +95,7 @@ def test_app_refuses_a_crashing_file_and_keeps_nothing(wb: Path, tmp_path: Path)
     path = deep_jsonl(tmp_path / "deep.jsonl")
     data_dir = tmp_path / "data"
     with pytest.raises(GetDataError) as caught:
-        run_in_process(
-            wb / "run", "source=local", f"source.path={path}", f"data_dir={data_dir}"
-        )
+        run_in_process(wb / "run", "source=local", f"source.path={path}", f"data_dir={data_dir}")
     assert "the jsonl reader crashed (SIGSEGV)" in str(caught.value)
     assert "\n" not in str(caught.value)
     assert not data_dir.exists() or os.listdir(data_dir) == []

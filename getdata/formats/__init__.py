@@ -57,7 +57,8 @@ def describe_files(items: list[tuple[Path, str]], cfg: Any) -> list[dict[str, An
 
     opts = Options.of(cfg)
     described = []
-    for (path, name), outcome in zip(items, run([(Path(p), n) for p, n in items], opts)):
+    outcomes = run([(Path(p), n) for p, n in items], opts)
+    for (path, name), outcome in zip(items, outcomes, strict=True):
         for line in outcome.warnings:
             log.warning("%s", line)
         if outcome.error is None:
@@ -100,4 +101,6 @@ def inspect_file(
     max_columns: int = 100,
 ) -> dict[str, Any]:
     """The old entry point (getdata.inspect.inspect_file), contained like describe_file."""
-    return describe_file(path, name, Options(describe=enabled, check=check, max_columns=max_columns))
+    return describe_file(
+        path, name, Options(describe=enabled, check=check, max_columns=max_columns)
+    )

@@ -183,7 +183,7 @@ def _describe_all(send: Connection, items: list[tuple[Path, str]], opts: Options
 
 
 def _ending(status: int, stderr: bytes) -> str:
-    """"" for a clean end; else SIGABRT, SIGSEGV... and the library's last line on stderr."""
+    """ "" for a clean end; else SIGABRT, SIGSEGV... and the library's last line on stderr."""
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return ""
     how = f"exit code {os.WEXITSTATUS(status)}"

@@ -37,7 +37,10 @@ class Options:
         """From an InspectConfig (dataclass or DictConfig); missing fields keep their defaults."""
         if isinstance(cfg, Options):
             return cfg
-        get = lambda key, default: getattr(cfg, key, default)  # noqa: E731
+
+        def get(key: str, default: Any) -> Any:
+            return getattr(cfg, key, default)
+
         in_folder = get("in_folder", "mark")
         return cls(
             describe=bool(get("enabled", True)),

@@ -16,7 +16,6 @@ Rows are the sum of the row groups' rows (the file-level count is 0 in some writ
 from __future__ import annotations
 
 import json
-
 from typing import TYPE_CHECKING, Any, Optional
 
 from .source import Source
@@ -45,13 +44,15 @@ def describe(source: Source, max_columns: int, check_only: bool) -> dict[str, An
     listed = list(schema)[:max_columns]
     leaves = _top_level_leaves(md, len(schema))
     described = [{"name": f.name, "type": str(f.type)} for f in listed]
-    chosen = [
-        (i, leaves[i])
-        for i, f in enumerate(listed)
-        if leaves is not None and leaves[i] is not None and not _is_nested(f.type)
-    ]
+    chosen: list[tuple[int, int]] = []
+    for i, f in enumerate(listed):
+        leaf = leaves[i] if leaves is not None else None
+        if leaf is not None and not _is_nested(f.type):
+            chosen.append((i, leaf))
     stats: list[Optional[dict[str, Any]]] = [None] * len(listed)
-    for (i, _), entry in zip(chosen, _column_stats(md, groups, [j for _, j in chosen]), strict=True):
+    for (i, _), entry in zip(
+        chosen, _column_stats(md, groups, [j for _, j in chosen]), strict=True
+    ):
         stats[i] = entry
     return table_meta(rows, len(schema), described, stats)
 
@@ -71,8 +72,12 @@ def _leaves_only(md: Any, rows: int, max_columns: int) -> dict[str, Any]:
     """Rows and the leaf columns with their Parquet types, when there is no Arrow schema."""
     leaves = [md.schema.column(j) for j in range(md.num_columns)]
     described = [
-        {"name": c.path, "type": str(c.logical_type) if str(c.logical_type) != "None"
-         else c.physical_type.lower()}
+        {
+            "name": c.path,
+            "type": str(c.logical_type)
+            if str(c.logical_type) != "None"
+            else c.physical_type.lower(),
+        }
         for c in leaves[:max_columns]
     ]
     meta = table_meta(rows, len(leaves), described, [None] * len(described))
@@ -134,9 +139,10 @@ def _add_min_max(entry: dict[str, Any], chunks: list[Any], mode: str) -> None:
     bounded = [s for s in chunks if s.has_min_max]
     if not bounded:
         return
-    if len(bounded) < len(chunks):  # only all-null chunks may lack min/max
-        if not all([s.has_null_count and s.num_values == 0 for s in chunks if not s.has_min_max]):
-            return
+    # Only all-null chunks may lack min/max.
+    unbounded = [s for s in chunks if not s.has_min_max]
+    if not all([s.has_null_count and s.num_values == 0 for s in unbounded]):
+        return
     if mode == "logical":
         lows, highs = [s.min for s in bounded], [s.max for s in bounded]
     else:
@@ -154,7 +160,9 @@ def _mode(column: Any) -> Optional[str]:
     physical = column.physical_type
     logical = str(column.logical_type.type)
     if physical in _EXACT:
-        unsigned = logical == "INT" and json.loads(column.logical_type.to_json())["isSigned"] is False
+        unsigned = (
+            logical == "INT" and json.loads(column.logical_type.to_json())["isSigned"] is False
+        )
         return "logical" if unsigned or logical == "DECIMAL" else "raw"
     if physical == "BYTE_ARRAY" and logical in ("STRING", "ENUM", "JSON", "NONE", "BSON"):
         return "bounds"

@@ -1,4 +1,4 @@
-"""The shared accumulator of column statistics: rows, types, null counts, min/max, batch by batch."""
+"""The shared accumulator of column statistics: rows, types, null counts, min/max by batch."""
 
 from __future__ import annotations
 
@@ -231,8 +231,8 @@ def logical_nulls(array: pa.Array) -> int:
 
 def _union_nulls(array: Any) -> int:
     """A union value is null when the child value it points at is null."""
-    import pyarrow as pa
     import numpy as np
+    import pyarrow as pa
 
     codes = np.asarray(array.type_codes)
     nulls = 0

@@ -116,7 +116,7 @@ def _columns(table: Any, *, min_max: bool) -> list[dict[str, Any]]:
     import pyarrow.compute as pc
 
     found = []
-    for f, column in zip(table.schema, table.columns):
+    for f, column in zip(table.schema, table.columns, strict=True):
         try:
             values = column.to_pylist()
             nulls: Optional[int] = sum(v is None for v in values)
@@ -129,9 +129,7 @@ def _columns(table: Any, *, min_max: bool) -> list[dict[str, Any]]:
                 lo, hi = result["min"].as_py(), result["max"].as_py()
             except Exception:
                 pass
-        found.append(
-            {"name": f.name, "rows": table.num_rows, "nulls": nulls, "min": lo, "max": hi}
-        )
+        found.append({"name": f.name, "rows": table.num_rows, "nulls": nulls, "min": lo, "max": hi})
     return found
 
 
@@ -186,9 +184,9 @@ def wrong_numbers(data: dict[str, Any], truth: list[dict[str, Any]]) -> list[str
         column = _column(key, truth)
         if column is None:
             continue
-        if "null_count" in entry and column["nulls"] is not None:
-            if entry["null_count"] != column["nulls"]:
-                wrong.append(f"{key}: null_count {entry['null_count']} != {column['nulls']}")
+        nulls = column["nulls"]
+        if "null_count" in entry and nulls is not None and entry["null_count"] != nulls:
+            wrong.append(f"{key}: null_count {entry['null_count']} != {column['nulls']}")
         if "min" in entry and not _same(entry["min"], column["min"]):
             wrong.append(f"{key}: min {entry['min']!r} != {column['min']!r}")
         if "max" in entry and not _same(entry["max"], column["max"]):

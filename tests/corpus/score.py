@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
-from tests.corpus import generated  # noqa: E402
-from tests.corpus import reference  # noqa: E402
+from tests.corpus import (
+    generated,  # noqa: E402
+    reference,  # noqa: E402
+)
 
 BEFORE = "7b139f5"
 _OLD = """
@@ -26,7 +28,8 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("getdata.old_inspect", sys.argv[1])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 try:
-    print(json.dumps({"data": module.inspect_file(__import__("pathlib").Path(sys.argv[2]), sys.argv[3])}))
+    path = __import__("pathlib").Path(sys.argv[2])
+    print(json.dumps({"data": module.inspect_file(path, sys.argv[3])}))
 except module.IntegrityError as exc:
     print(json.dumps({"error": str(exc)}))
 """
@@ -79,7 +82,9 @@ def score(results: list[dict[str, Any]], files: list[tuple[Path, bool]]) -> dict
         "wrongly_accepted": 0,
         "crashes_contained": 0,
     }
-    details: dict[str, list[str]] = {k: [] for k in counts if k not in ("files", "valid", "invalid")}
+    details: dict[str, list[str]] = {
+        k: [] for k in counts if k not in ("files", "valid", "invalid")
+    }
     for (path, ok), result in zip(files, results, strict=True):
         label = f"{path.parent.name}/{path.name}"
         if "crash" in result:
