@@ -113,46 +113,54 @@ def _is_nested(type_: pa.DataType) -> bool:
 def _column_stats(md: Any, groups: list[Any], leaves: list[int]) -> list[dict[str, Any]]:
     """Null count and min/max of each leaf over all row groups.
 
-    One column at a time, with builtins over lists (no per-chunk Python branching): a footer
-    of 5,000 row groups x 100 columns is 500,000 statistics objects. min/max are compared as raw
-    (physical) values and only the winning chunk's statistics are turned into a logical value.
-    They are left out when a chunk holding values lacks them (not stored, or distrusted by
-    pyarrow).
+    A footer of 5,000 row groups x 100 columns is 500,000 statistics objects: each is read
+    once, row group by row group (measured faster than column by column), into plain tuples;
+    min/max are compared as raw (physical) values and only the winning chunk's statistics are
+    turned into a logical value. They are left out when a chunk holding values lacks them (not
+    stored, or distrusted by pyarrow).
     """
-    entries = []
-    for j in leaves:
-        mode = _mode(md.schema.column(j))
-        chunks = [rg.column(j).statistics for rg in groups]
-        entry: dict[str, Any] = {}
-        if any([s is None for s in chunks]):  # (not `None in`: Statistics.__eq__(None) segfaults)
-            entries.append(entry)
-            continue
-        if all([s.has_null_count for s in chunks]):
-            entry["null_count"] = sum([s.null_count for s in chunks])
-        if mode is not None:
-            _add_min_max(entry, chunks, mode)
-        entries.append(entry)
-    return entries
+    modes = [_mode(md.schema.column(j)) for j in leaves]
+    logical = [m == "logical" for m in modes]
+    per_leaf: list[list[Optional[tuple[Any, ...]]]] = [[] for _ in leaves]
+    for rg in groups:
+        for k, st in enumerate([rg.column(j).statistics for j in leaves]):
+            if st is None:
+                per_leaf[k].append(None)
+            elif st.has_min_max:
+                bounds = (st.min, st.max) if logical[k] else (st.min_raw, st.max_raw)
+                per_leaf[k].append((st.has_null_count, st.null_count, True, *bounds))
+            else:
+                empty = st.has_null_count and st.num_values == 0
+                per_leaf[k].append((st.has_null_count, st.null_count, False, empty, None))
+    return [
+        _entry(chunks, mode, groups, j)
+        for chunks, mode, j in zip(per_leaf, modes, leaves, strict=True)
+    ]
 
 
-def _add_min_max(entry: dict[str, Any], chunks: list[Any], mode: str) -> None:
-    bounded = [s for s in chunks if s.has_min_max]
-    if not bounded:
-        return
+def _entry(
+    chunks: list[Optional[tuple[Any, ...]]], mode: Optional[str], groups: list[Any], leaf: int
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if any([c is None for c in chunks]):
+        return entry
+    known = [c for c in chunks if c is not None]
+    if all([c[0] for c in known]):
+        entry["null_count"] = sum([c[1] for c in known])
+    bounded = [g for g, c in enumerate(known) if c[2]]
     # Only all-null chunks may lack min/max.
-    unbounded = [s for s in chunks if not s.has_min_max]
-    if not all([s.has_null_count and s.num_values == 0 for s in unbounded]):
-        return
-    if mode == "logical":
-        lows, highs = [s.min for s in bounded], [s.max for s in bounded]
-    else:
-        lows, highs = [s.min_raw for s in bounded], [s.max_raw for s in bounded]
-    if any(v != v for v in lows) or any(v != v for v in highs):  # NaN bounds (old writers)
-        return
-    lo = bounded[min(range(len(lows)), key=lows.__getitem__)].min
-    hi = bounded[max(range(len(highs)), key=highs.__getitem__)].max
+    if mode is None or not bounded or not all([c[2] or c[3] for c in known]):
+        return entry
+    lows, highs = [known[g][3] for g in bounded], [known[g][4] for g in bounded]
+    if any([v != v for v in lows]) or any([v != v for v in highs]):  # NaN bounds (old writers)
+        return entry
+    low_group = bounded[min(range(len(lows)), key=lows.__getitem__)]
+    high_group = bounded[max(range(len(highs)), key=highs.__getitem__)]
+    lo = groups[low_group].column(leaf).statistics.min
+    hi = groups[high_group].column(leaf).statistics.max
     if not (is_nan(lo) or is_nan(hi)):
         min_max_entry(entry, lo, hi, bounds=mode == "bounds")
+    return entry
 
 
 def _mode(column: Any) -> Optional[str]:
