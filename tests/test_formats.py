@@ -554,3 +554,20 @@ def test_refused_when_broken_far_from_the_head(
     with pytest.raises(IntegrityError, match=f"^data.{suffix}: not a valid {suffix} file: ") as e:
         inspect_file(path, path.name)
     assert phrase in str(e.value)
+
+
+def test_parquet_huge_footer_skips_statistics_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from getdata.formats import parquet
+
+    path = tmp_path / "groups.parquet"
+    pq.write_table(pa.table({"x": list(range(30)), "y": ["a"] * 30}), path, row_group_size=1)
+    monkeypatch.setattr(parquet, "MAX_STAT_CHUNKS", 59)
+    meta = inspect_file(path, "groups.parquet")
+    assert meta["rows"] == 30 and meta["column_stats"] == {}
+    assert meta["column_stats_skipped"] == (
+        "30 row groups x 2 columns: more than 59 column chunk statistics, not read"
+    )
+    monkeypatch.setattr(parquet, "MAX_STAT_CHUNKS", 60)
+    assert inspect_file(path, "groups.parquet")["column_stats"]["x"]["max"] == 29

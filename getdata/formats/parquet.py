@@ -24,6 +24,9 @@ from .stats import is_nan, min_max_entry, table_meta
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# Past this many column chunks (row groups x described columns), per-chunk statistics are not
+# read (see BENCHMARKS.md, "Describing a big Parquet footer"); rows and schema still are.
+MAX_STAT_CHUNKS = 100_000
 _EXACT = ("BOOLEAN", "INT32", "INT64", "FLOAT", "DOUBLE")
 
 
@@ -50,6 +53,16 @@ def describe(source: Source, max_columns: int, check_only: bool) -> dict[str, An
         if leaf is not None and not _is_nested(f.type):
             chosen.append((i, leaf))
     stats: list[Optional[dict[str, Any]]] = [None] * len(listed)
+    chunks = len(groups) * len(chosen)
+    if chunks > MAX_STAT_CHUNKS:
+        # pyarrow hands statistics out one Python object per column chunk (~3 us each): past
+        # this many, reading them would cost several times the footer read itself.
+        meta = table_meta(rows, len(schema), described, stats)
+        meta["column_stats_skipped"] = (
+            f"{len(groups)} row groups x {len(chosen)} columns: more than {MAX_STAT_CHUNKS} "
+            "column chunk statistics, not read"
+        )
+        return meta
     for (i, _), entry in zip(
         chosen, _column_stats(md, groups, [j for _, j in chosen]), strict=True
     ):
