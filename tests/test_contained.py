@@ -121,3 +121,13 @@ def test_app_folder_with_one_bad_file(wb: Path, tmp_path: Path, policy: str) -> 
     assert files["a.csv"]["rows"] == 1 and files["c.csv"]["rows"] == 2
     assert files["b.csv"]["invalid"].startswith("b.csv: expected csv but the bytes look like an")
     assert len(artifact.entries) == 3
+
+
+def test_the_helper_that_forks_is_single_threaded(tmp_path: Path) -> None:
+    from getdata.formats.contained import _helper
+
+    ok = tmp_path / "ok.csv"
+    ok.write_bytes(b"a\n1\n")
+    describe_file(ok, "ok.csv", Options())  # the helper is running, pyarrow imported
+    pid = _helper().process.pid
+    assert len(os.listdir(f"/proc/{pid}/task")) == 1

@@ -85,7 +85,14 @@ def _after_crash(path: Path, name: str, opts: Options, crash: str) -> Outcome:
 
 class _Helper:
     def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env = {
+            **os.environ,
+            # The helper imports getdata from wherever this process did.
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            # pyarrow's jemalloc starts a background thread at import; without it the helper
+            # is single-threaded, so forking it is clean (tests/test_contained.py checks).
+            "JE_ARROW_MALLOC_CONF": "background_thread:false",
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
