@@ -131,3 +131,14 @@ def test_the_helper_that_forks_is_single_threaded(tmp_path: Path) -> None:
     describe_file(ok, "ok.csv", Options())  # the helper is running, pyarrow imported
     pid = _helper().process.pid
     assert len(os.listdir(f"/proc/{pid}/task")) == 1
+
+
+def test_preview_is_contained_too(tmp_path: Path) -> None:
+    from getdata.formats import head_rows
+
+    table = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": list(range(50))}), table)
+    assert head_rows(table, "t.parquet", 5).column("x").to_pylist() == [0, 1, 2, 3, 4]
+    # pyarrow aborts reading this file's encrypted column metadata: no preview, no crash.
+    assert head_rows(ENCRYPTED, "e.parquet", 5) is None
+    assert head_rows(table, "t.bin", 5) is None

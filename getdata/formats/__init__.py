@@ -79,7 +79,20 @@ def describe_files(items: list[tuple[Path, str]], cfg: Any) -> list[dict[str, An
 
 
 def head_rows(path: Path, name: str, rows: int) -> Optional[Any]:
-    """The first ``rows`` rows of a table as a pyarrow Table (read in one small batch), or None."""
+    """The first ``rows`` rows of a table as a pyarrow Table, or None (read in the contained
+    child: a file whose description crashed a reader may crash the preview too)."""
+    if table_format(name) is None:
+        return None
+    from .contained import head_rows as contained_head
+
+    table, problem = contained_head(Path(path), name, rows)
+    if problem:
+        log.warning("%s: no preview (%s)", name, problem)
+    return table
+
+
+def read_head(path: Path, name: str, rows: int) -> Optional[Any]:
+    """head_rows in this process (what the contained child runs)."""
     fmt_name = table_format(name)
     if fmt_name is None:
         return None
