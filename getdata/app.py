@@ -20,10 +20,10 @@ from .errors import GetDataError, IntegrityError, describe, explain
 from .extract import archive_stem
 from .extras import needs_extra
 from .fetch import Fetched, Limits, Retry, fetch, hash_file, human_bytes, source_id
-from .inspect import inspect_file
+from .formats import describe_file, describe_files
 from .options import validate, wandb_options
 from .paths import printable
-from .redact import redact
+from .redact import redact, redact_metadata
 from .reference import prefix_references
 from .sources import Source, SourceInfo, resolve
 from .state import State, fingerprint
@@ -183,17 +183,26 @@ def _fetch_all(
 
     if members is None and not cfg.source.extract:
         fetched = one(source, lambda f: workspace.version(f.sha256) / source.basename, True, True)
-        return [_kept(fetched, source.basename)], fetched.info
+        return [_kept(fetched, source.basename, fetched.data)], fetched.info
 
     # A tree is assembled in the workspace's staging folder and moved into place when complete.
     if members is not None:
         with ThreadPoolExecutor(cfg.fetch.workers) as pool:
             fetched_files = list(
                 pool.map(
-                    lambda m: one(m, lambda f: workspace.staged(m.basename), False, True), members
+                    lambda m: one(m, lambda f: workspace.staged(m.basename), False, False), members
                 )
             )
-        kept = [_kept(f, m.basename) for m, f in zip(members, fetched_files, strict=True)]
+        # One contained batch for the folder, before the tree is moved into place; a file that
+        # fails its check is marked, or refuses the folder (inspect.in_folder).
+        described = describe_files(
+            [(f.path, m.basename) for m, f in zip(members, fetched_files, strict=True)],
+            cfg.inspect,
+        )
+        kept = [
+            _kept(f, m.basename, data)
+            for m, f, data in zip(members, fetched_files, described, strict=True)
+        ]
         info = SourceInfo(size=sum(f.size for f in fetched_files))
     else:
         archive = one(source, lambda f: workspace.parts / f"archive-{f.sha256}", True, False)
@@ -223,17 +232,18 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
         relpaths = extract(archive, staging, limits, name=name)
     except OSError as exc:  # a full disk or a permission problem while unpacking: one line
         raise GetDataError(f"{name}: could not unpack: {explain(exc)}") from exc
+    paths = [staging / rel for rel in relpaths]
+    described = describe_files(
+        [(p, rel.name) for p, rel in zip(paths, relpaths, strict=True)], cfg.inspect
+    )
     kept = []
-    for rel in relpaths:
-        path = staging / rel
+    for path, rel, data in zip(paths, relpaths, described, strict=True):
         sha, md5 = hash_file(path)
-        kept.append(
-            Kept(path, rel.as_posix(), path.stat().st_size, sha, md5, _inspect(cfg, path, rel.name))
-        )
+        kept.append(Kept(path, rel.as_posix(), path.stat().st_size, sha, md5, data))
     return kept
 
 
-def _kept(fetched: Fetched, name: str) -> Kept:
+def _kept(fetched: Fetched, name: str, data: dict[str, Any]) -> Kept:
     log.info(
         "fetched %s: %s in %.1f s (%s/s)%s",
         printable(name),
@@ -242,17 +252,11 @@ def _kept(fetched: Fetched, name: str) -> Kept:
         human_bytes(fetched.size / max(fetched.seconds, 1e-9)),
         f", {fetched.attempts} attempts" if fetched.attempts > 1 else "",
     )
-    return Kept(fetched.path, name, fetched.size, fetched.sha256, fetched.md5, fetched.data)
+    return Kept(fetched.path, name, fetched.size, fetched.sha256, fetched.md5, data)
 
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
-    return inspect_file(
-        path,
-        name,
-        check=cfg.inspect.check_format,
-        enabled=cfg.inspect.enabled,
-        max_columns=cfg.inspect.max_columns,
-    )
+    return describe_file(path, name, cfg.inspect)
 
 
 def _log_files(
@@ -290,7 +294,7 @@ def _log_files(
         name=name,
         type=cfg.artifact.type,
         description=_description(cfg, source),
-        metadata=redact(metadata),
+        metadata=redact_metadata(metadata),
         preview=_preview(cfg, kept),
         **wandb_options(cfg),
     )
@@ -333,7 +337,7 @@ def _log_reference(
             name=name,
             type=cfg.artifact.type,
             description=_description(cfg, source),
-            metadata=redact(
+            metadata=redact_metadata(
                 _metadata(cfg, source, info, {"size": info.size, "reference": True, **listing})
             ),
             **wandb_options(cfg),

@@ -100,6 +100,13 @@ class DriftAction(str, Enum):
     fail = "fail"
 
 
+class InFolder(str, Enum):
+    # log the folder; the file's data says why it is invalid
+    mark = "mark"
+    # refuse the whole folder
+    refuse = "refuse"
+
+
 @dataclass
 class InspectConfig:
     # Record format, rows, columns, schema and column stats in the artifact metadata ("data").
@@ -111,6 +118,13 @@ class InspectConfig:
     # When the columns or their types differ from the last fetch of this artifact name:
     # warn (log it, record it under the metadata key "drift") or fail (log nothing).
     on_drift: DriftAction = DriftAction.warn
+    # Formats whose check is off (e.g. [parquet]): such files are never refused.
+    unchecked: list[str] = field(default_factory=list)
+    # Formats recorded by format and size only (e.g. [csv] for huge CSVs).
+    undescribed: list[str] = field(default_factory=list)
+    # A file in a folder or archive that fails its check: mark it ("invalid" in its data) and
+    # log the folder, or refuse the whole folder.
+    in_folder: InFolder = InFolder.mark
 
 
 class ArtifactMode(str, Enum):

@@ -41,6 +41,10 @@ from typing import IO, NoReturn, Optional
 
 from .errors import GetDataError, IntegrityError, explain
 from .fetch import TEMP_PREFIX, TEMP_SUFFIX
+from .formats.archives import archive_kind, archive_stem
+
+# archive_kind and archive_stem live in the formats table; app.py and the tests import them here.
+__all__ = ["Limits", "archive_kind", "archive_stem", "extract"]
 
 # Bytes copied at a time: members are streamed, never held whole in memory.
 CHUNK = 1 << 20
@@ -54,19 +58,6 @@ MAX_HEADER_READ = 16 << 20
 # it so the decompressor verifies its checksum, and refuse anything else (e.g. a second,
 # concatenated tar that tarfile would silently ignore).
 MAX_TRAILER = 1 << 20
-
-# Longest suffix first: ".tar.gz" before ".gz".
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    (".tar.gz", "tar.gz"),
-    (".tgz", "tar.gz"),
-    (".tar.bz2", "tar.bz2"),
-    (".tbz2", "tar.bz2"),
-    (".tar.xz", "tar.xz"),
-    (".txz", "tar.xz"),
-    (".tar", "tar"),
-    (".zip", "zip"),
-    (".gz", "gz"),
-)
 
 _TAR_TYPES = {
     tarfile.CHRTYPE: "character device",
@@ -85,24 +76,6 @@ class Limits:
     max_files: int = 100_000  # members in the archive
     max_bytes: int = 50 * 2**30  # total uncompressed bytes written
     max_ratio: float = 1000.0  # uncompressed / compressed size of the archive file
-
-
-def archive_kind(name: str) -> Optional[str]:
-    """ "zip", "tar", "tar.gz", "tar.bz2", "tar.xz", "gz" (a single gzip file) or None, by name."""
-    lower = name.lower()
-    for suffix, kind in _SUFFIXES:
-        if lower.endswith(suffix):
-            return kind
-    return None
-
-
-def archive_stem(name: str) -> str:
-    """The name without its archive suffix: songs.tar.gz -> songs."""
-    lower = name.lower()
-    for suffix, _ in _SUFFIXES:
-        if lower.endswith(suffix):
-            return name[: -len(suffix)] or name
-    return name
 
 
 def extract(

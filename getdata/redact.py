@@ -253,6 +253,26 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
+def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Artifact metadata with credentials masked, except the description of the data itself
+    (``data``, and each ``files[i].data``): column names and values are data, not configuration,
+    and a value such as ``token=abc`` in a column must reach W&B as it is in the file."""
+    masked = redact({k: v for k, v in metadata.items() if k not in ("data", "files")})
+    if "data" in metadata:
+        masked["data"] = metadata["data"]
+    if isinstance(metadata.get("files"), list):
+        masked["files"] = [_redact_entry(f) for f in metadata["files"]]
+    return {k: masked[k] for k in metadata if k in masked}
+
+
+def _redact_entry(entry: Any) -> Any:
+    if not isinstance(entry, dict) or "data" not in entry:
+        return redact(entry)
+    masked = redact({k: v for k, v in entry.items() if k != "data"})
+    masked["data"] = entry["data"]
+    return masked
+
+
 class RedactFilter(logging.Filter):
     """A logging filter that masks secrets in every record (used by Hydra's logging config)."""
 

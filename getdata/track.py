@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 from .config import WandbConfig, WandbMode
 from .errors import GetDataError, explain
-from .redact import redact, redact_text, redact_url
+from .redact import redact, redact_metadata, redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ def log_artifact(
         name=name,
         type=type,
         description=redact_text(description),
-        metadata=redact(metadata),
+        metadata=redact_metadata(metadata),
         files=files,
         references=references,
         reference_env=reference_env or {},

@@ -152,10 +152,15 @@ def test_empty_glob_is_an_error(wb: Path, tmp_path: Path) -> None:
 
 
 def test_bad_file_in_folder_fails_the_whole_folder(wb: Path, tmp_path: Path) -> None:
+    # inspect.in_folder=refuse (the default, mark, is in tests/test_contained.py).
     make_folder(tmp_path / "songs")
     (tmp_path / "songs" / "broken.parquet").write_bytes(b"<html>not parquet</html>")
     report = run_job(
-        compose_cfg("source=local", f"source.path={tmp_path / 'songs'}"), wb / "run", None
+        compose_cfg(
+            "source=local", f"source.path={tmp_path / 'songs'}", "inspect.in_folder=refuse"
+        ),
+        wb / "run",
+        None,
     )
     assert report.status == "failed"
     assert "broken.parquet" in report.error
