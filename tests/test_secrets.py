@@ -226,3 +226,21 @@ def test_planted_secrets_appear_nowhere(tmp_path: Path, http_server, s3) -> None
     assert config["wandb"]["mode"] == "auto"
     summary = json.loads((tmp_path / "sweep" / "summary.json").read_text())
     assert summary["jobs"] == 2 and summary["failed"] == 1
+
+
+def test_the_data_description_is_never_masked(wb: Path, tmp_path: Path) -> None:
+    """Column values are data, not configuration: a value that looks like a credential reaches
+    W&B as it is in the file, while the source URL's credentials are still masked."""
+    from getdata.report import run_job
+    from tests.support import compose_cfg, logged, only
+
+    values = ["token=abc", "https://u:p@h/x?key=1"]
+    (tmp_path / "odd.csv").write_text("id,note\n1,token=abc\n2,https://u:p@h/x?key=1\n")
+    report = run_job(
+        compose_cfg("source=local", f"source.path={tmp_path / 'odd.csv'}"), wb / "run", None
+    )
+    assert report.status == "ok", report.error
+    _, artifact = only(logged(wb))
+    text = json.dumps(artifact.metadata["data"]["column_stats"]["note"])
+    for value in values:
+        assert value in text, f"{value!r} was altered in the data description: {text}"
