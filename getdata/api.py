@@ -27,7 +27,7 @@ from .config import config_dir, register_configs, to_app_config
 from .errors import GetDataError, explain
 from .options import ConfigError
 from .redact import RedactFilter, redact_text
-from .report import REPORT_FILE, JobReport, _write
+from .report import REPORT_FILE, JobReport, _write, report_of
 
 log = logging.getLogger("getdata")
 
@@ -90,7 +90,7 @@ def fetch(*overrides: str, run_dir: Optional[str | Path] = None, **settings: Any
             log.error("%s", error)
             _write(folder, JobReport(dataset=dataset, status="failed", error=str(error)))
             raise error from exc
-    _write(folder, _report(dataset, result))
+    _write(folder, report_of(dataset, result))
     return _result(result, folder, cfg)
 
 
@@ -182,18 +182,6 @@ def _dataset_name(cfg: DictConfig, overrides: list[str]) -> str:
             return item.split("=", 1)[1]
     source = OmegaConf.select(cfg, "source.url") or OmegaConf.select(cfg, "source.path")
     return redact_text(str(source))
-
-
-def _report(dataset: str, result: Result) -> JobReport:
-    return JobReport(
-        dataset=dataset,
-        status=result.status,
-        artifact=result.artifact,
-        size=result.size,
-        sha256=result.sha256,
-        wandb=result.tracked.location if result.tracked else None,
-        paths=result.paths,
-    )
 
 
 def _result(result: Result, folder: Path, cfg: DictConfig) -> FetchResult:

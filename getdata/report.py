@@ -17,7 +17,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .app import run
+from .app import Result, run
 from .config import to_app_config
 from .errors import GetDataError, explain, full_errors
 from .failfast import stopped
@@ -63,16 +63,7 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
     try:
         run_config: Any = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         result = run(to_app_config(cfg), run_dir, run_config)
-        report = JobReport(
-            dataset=dataset,
-            status=result.status,
-            artifact=result.artifact,
-            size=result.size,
-            sha256=result.sha256,
-            wandb=result.tracked.location if result.tracked else None,
-            warning=_fallback_warning(result.tracked),
-            paths=result.paths,
-        )
+        report = report_of(dataset, result)
     except (KeyboardInterrupt, SystemExit) as exc:
         # Ctrl-C, or SIGTERM (getdata/__main__.py turns it into SystemExit): by now the partial
         # download and any unfinished W&B run were removed on the way out. Say so once, leave
@@ -100,6 +91,20 @@ def run_job(cfg: DictConfig, run_dir: Path, dataset: Optional[str]) -> JobReport
     if report.warning:
         log.warning("%s", report.warning)
     return report
+
+
+def report_of(dataset: str, result: Result) -> JobReport:
+    """The report of a dataset that ran to the end (logged, unchanged or checked)."""
+    return JobReport(
+        dataset=dataset,
+        status=result.status,
+        artifact=result.artifact,
+        size=result.size,
+        sha256=result.sha256,
+        wandb=result.tracked.location if result.tracked else None,
+        warning=_fallback_warning(result.tracked),
+        paths=result.paths,
+    )
 
 
 def _fallback_warning(tracked: Optional[Tracked]) -> Optional[str]:

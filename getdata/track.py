@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import WandbConfig, WandbMode
-from .errors import GetDataError, explain
+from .errors import GetDataError, chain, explain
 from .redact import redact, redact_metadata, redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -506,21 +506,12 @@ def _new_artifact(wandb: Any, item: _Artifact) -> Any:
 
 def _wandb_failure(exc: BaseException) -> str:
     """wandb's failure in one line, secrets masked (its messages can be pages long)."""
-    for item in _causes(exc):
+    for item in chain(exc):
         if isinstance(item, OSError) and item.errno == 28:
             return "no space left on the device (WANDB_DIR)"
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return redact_text(f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def _kept_message(item: _Artifact, reason: str) -> str:
