@@ -89,7 +89,8 @@ def test_folder_of_tables(wb: Path, tmp_path: Path) -> None:
     write_parquet(folder / "2024-03.parquet", {"id": [3], "v": [3.0]})
     write_parquet(folder / "2024-02.parquet", {"id": ["2"], "v": [2.0]})
     result = run_in_process(wb / "r2", *base)
-    _, artifact = logged(wb)[-1]
+    # The second run's artifact (run folders of the same second sort by their random id).
+    (artifact,) = [a for f, a in logged(wb) if result.tracked and result.tracked.run_id in f.name]
     drift = artifact.metadata["drift"]
     assert drift == result.drift
     assert drift["files_added"] == ["2024-03.parquet"] and drift["files_removed"] == []
