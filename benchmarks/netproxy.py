@@ -35,7 +35,10 @@ class Link:
 
     async def run(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        # Bounded: what is in flight on the link (rate x delay) and a few reads more. When the
+        # receiver is slow (a busy machine), the reader waits instead of buffering the object.
+        depth = int(self.rate * self.delay / self.chunk) + 4 if self.rate else 16
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=depth)
         sender = asyncio.create_task(self._send(queue, dst))
         free_at = loop.time()
         try:
@@ -43,20 +46,21 @@ class Link:
                 data = await src.read(self.chunk)
                 now = loop.time()
                 if not data:
-                    queue.put_nowait((now + self.delay, b""))
+                    await queue.put((now + self.delay, b""))
                     break
                 if self.rate:
                     start = max(now, free_at)
                     free_at = start + len(data) / self.rate
-                    queue.put_nowait((free_at + self.delay, data))
+                    await queue.put((free_at + self.delay, data))
                     # Do not read on while the link is still busy with what we have.
                     if free_at - now > 0.001:
                         await asyncio.sleep(free_at - now)
                 else:
-                    queue.put_nowait((now + self.delay, data))
+                    await queue.put((now + self.delay, data))
         except (ConnectionError, OSError):
-            queue.put_nowait((0.0, b""))
-        await sender
+            sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
 
     async def _send(self, queue: asyncio.Queue[tuple[float, bytes]], dst: asyncio.StreamWriter):
         loop = asyncio.get_running_loop()
@@ -73,7 +77,9 @@ class Link:
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, OSError):
-            return
+            # The receiver is gone: keep emptying the queue so the reader never blocks on it.
+            while (await queue.get())[1]:
+                pass
 
 
 async def handle(

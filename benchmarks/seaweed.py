@@ -49,7 +49,7 @@ def _free_ports(n: int) -> list[int]:
 class SeaweedFS:
     """``weed server -s3`` with master, volume, filer and S3 gateway in one process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, nice: int = 0) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         (
@@ -80,6 +80,7 @@ class SeaweedFS:
         for d in ("master", "volume", "filer"):
             (root / d).mkdir(exist_ok=True)
         cmd = [
+            *(["nice", "-n", str(nice)] if nice else []),
             weed_binary(),
             "server",
             "-ip=127.0.0.1",
