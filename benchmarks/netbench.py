@@ -324,7 +324,10 @@ class Bench:
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         cmd = [sys.executable, "-m", "getdata", *(["-m"] if multirun else []), *overrides]
         try:
-            return self.run(self.runners[tree], f"{tree} {label}", [*cmd, f"{key}={d}"])
+            started = time.time()
+            r = self.run(self.runners[tree], f"{tree} {label}", [*cmd, f"{key}={d}"])
+            r.phases = phases(d, r.seconds, started)  # type: ignore[attr-defined]
+            return r
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -358,6 +361,11 @@ class Bench:
                 "load_1min": [round(getattr(x, "load", 0.0), 2) for x in rs],
                 "rc": [x.rc for x in rs],
             }
+            ph = [x.phases for x in rs if getattr(x, "phases", None)]  # type: ignore[attr-defined]
+            if ph:
+                out["runs"][name]["phases"] = {
+                    k: statistics.median(p[k] for p in ph) for k in ph[0]
+                }
         tools = {n: v["median_s"] for n, v in out["runs"].items() if v["kind"] == "tool"}
         best = min(tools, key=tools.__getitem__)
         out["best_tool"] = best
@@ -649,6 +657,51 @@ class Bench:
         }
 
 
+_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[getdata\]\[\w+\] - (.*)")
+_FETCHED = re.compile(r"fetched .*? in ([\d.]+) s")
+
+
+def phases(run_dir: Path, wall: float, started: float) -> dict[str, float]:
+    """Where one getdata process's time went, from its log(s) (a sweep has one per job):
+    the fetch (its own "fetched ... in N s" lines), W&B (from the last "fetched" line to the
+    "logged artifact" line), and the rest of the wall time (start-up, Hydra, W&B service start
+    and teardown, exit), per dataset."""
+    logs = sorted(run_dir.glob("*.log")) + sorted(run_dir.glob("*/*.log"))
+    fetch = wandb = 0.0
+    jobs = 0
+    spans: list[tuple[float, float]] = []
+    for log in logs:
+        stamps: list[tuple[float, str]] = []
+        for line in log.read_text(errors="replace").splitlines():
+            m = _LINE.match(line)
+            if m:
+                when = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                stamps.append((when, m[2]))
+        fetched = [(t, msg) for t, msg in stamps if _FETCHED.search(msg)]
+        logged = [t for t, msg in stamps if msg.startswith("logged artifact")]
+        if not fetched or not logged:
+            continue
+        jobs += 1
+        spans.append((stamps[0][0], stamps[-1][0]))
+        # A folder logs one "fetched" line per file, all after the fetch: take the largest.
+        fetch += max(float(_FETCHED.search(msg)[1]) for _, msg in fetched)  # type: ignore[index]
+        wandb += logged[-1] - fetched[-1][0]
+    if not jobs:
+        return {}
+    spans.sort()
+    gaps = [b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False)]
+    return {
+        # spawn to the first job's first log line: interpreter, imports, Hydra, the first job's
+        # set-up; and, in a sweep, from one job's last log line to the next one's first
+        "first_line_s": spans[0][0] - started,
+        "gap_between_jobs_s": statistics.median(gaps) if gaps else 0.0,
+        "jobs": jobs,
+        "fetch_s_per_dataset": fetch / jobs,
+        "wandb_s_per_dataset": wandb / jobs,
+        "rest_s_per_dataset": (wall - fetch - wandb) / jobs,
+    }
+
+
 def boto3_download(endpoint: str, key: str, dest: str) -> None:
     """`netbench.py --boto3-download ENDPOINT KEY DEST`: the boto3 baseline as its own process."""
     import boto3
@@ -695,6 +748,16 @@ def report(results: dict[str, Any]) -> str:
                 for n, v in sorted(res["runs"].items(), key=lambda kv: kv[1]["median_s"])
             )
             details.append(f"- {case} / {profile}: {parts}")
+            for n, v in res["runs"].items():
+                ph = v.get("phases")
+                if ph:
+                    details.append(
+                        f"  - {n}, per dataset: fetch {ph['fetch_s_per_dataset']:.2f} s, W&B "
+                        f"{ph['wandb_s_per_dataset']:.2f} s, the rest (start-up, Hydra, W&B "
+                        f"service, exit; wall minus those) {ph['rest_s_per_dataset']:.2f} s; "
+                        f"spawn to first log line {ph['first_line_s']:.2f} s, between jobs "
+                        f"{ph['gap_between_jobs_s']:.2f} s"
+                    )
     return "\n".join(lines + details)
 
 
