@@ -36,9 +36,9 @@ from .errors import (
     is_transient,
     retry_after,
 )
-from .ranged import fetch_ranged
+from .ranged import Done, fetch_ranged
 from .redact import redact_text
-from .sources import Source, SourceInfo
+from .sources import Opened, Source, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -198,27 +198,34 @@ def fetch(
             out.seek(state.size)
             out.truncate()
             attempt = 1
-            # Several connections at once, unless a partial left by a killed run is resumed.
-            ranged = None
-            if not state.size:
-                # A partial of parts has holes: it must never be taken for a prefix to resume.
-                sidecar.unlink(missing_ok=True)
-                ranged = fetch_ranged(
-                    source,
-                    out.fileno(),
-                    partial,
-                    connections=connections,
-                    retry=retry,
-                    callback=callback,
-                    chunk_size=chunk_size,
-                    guard=guard,
-                )
-            if ranged is not None:
-                info, attempt = ranged.info, ranged.attempts
-                state.size, state.sha256, state.md5 = ranged.size, ranged.sha256, ranged.md5
-            while ranged is None:
+            while True:
                 try:
-                    info = _stream(source, out, state, chunk_size, callback, guard, sidecar)
+                    first: Optional[Opened] = None
+                    if not state.size:
+                        # Several connections at once (unless a killed run's partial is being
+                        # resumed). A partial of parts has holes: never a prefix to resume.
+                        sidecar.unlink(missing_ok=True)
+                        ranged = fetch_ranged(
+                            source,
+                            out.fileno(),
+                            partial,
+                            connections=connections,
+                            retry=retry,
+                            callback=callback,
+                            chunk_size=chunk_size,
+                            guard=guard,
+                        )
+                        if isinstance(ranged, Done):
+                            info, attempt = ranged.info, attempt + ranged.attempts - 1
+                            state.size, state.sha256, state.md5 = (
+                                ranged.size,
+                                ranged.sha256,
+                                ranged.md5,
+                            )
+                            break
+                        # Its answer to the first GET, when that says one stream: carry on.
+                        first = ranged
+                    info = _stream(source, out, state, chunk_size, callback, guard, sidecar, first)
                     break
                 except Exception as exc:
                     if attempt >= retry.attempts or not is_transient(exc):
@@ -321,11 +328,13 @@ def _stream(
     callback: Callback,
     guard: _Guard,
     sidecar: Path,
+    first: Optional[Opened] = None,
 ) -> SourceInfo:
-    """Read the source from where ``state`` left off (or from 0), writing and hashing."""
+    """Read the source from where ``state`` left off (or from 0), writing and hashing; ``first``
+    is the source already open at 0 (the answer the ranged path looked at)."""
     # Resume only when we can name the version the bytes so far came from.
     start = state.size if state.validator else 0
-    opened = source.open(start=start, validator=state.validator)
+    opened = first or source.open(start=start, validator=state.validator)
     if opened.start and opened.info.size != state.total:
         # The object's size is not what it was when the first bytes came: never splice.
         opened.stream.close()

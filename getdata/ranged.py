@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import SourceError, TruncatedError, explain, is_transient
 from .redact import redact_text
-from .sources import Source, SourceInfo
+from .sources import Opened, Source, SourceInfo
 from .sources.http import HttpStreamSource
 from .sources.s3 import S3StreamSource
 
@@ -185,12 +185,17 @@ def fetch_ranged(
     callback: Callback,
     chunk_size: int,
     guard: _Guard,
-) -> Optional[Done]:
+) -> Done | Opened | None:
     """Fetch ``source`` into ``fd`` (the empty partial file at ``path``) as concurrent ranges.
 
-    None when one stream is the way (small object, the setting is 1, not http/S3, no validator,
-    no safe Range support, an encoded body); the file is then empty again. Raises what the
-    one-stream path would for a failure it cannot work around. ``guard`` enforces the size cap,
+    No request is added for this: the first GET is the one-stream path's own (no Range), and
+    what it says decides. A large object with a strong ETag, no Content-Encoding and (http)
+    ``Accept-Ranges: bytes`` is fetched in parts, the first from that response. Otherwise that
+    response is returned (an :class:`Opened`) for the one-stream path to carry on with, or None
+    (the file empty again) when that path should open the source itself: the setting is 1, the
+    source is neither http nor S3, or the parts found the server cannot serve ranges safely.
+    Raises what the one-stream path would (a failed first GET included), the file empty again,
+    for the caller's retries. ``guard`` enforces the size cap,
     the deadline and the free-space floor, as on the one-stream path.
     """
     if connections == 1 or not isinstance(source, (HttpStreamSource, S3StreamSource)):
@@ -198,19 +203,22 @@ def fetch_ranged(
     restarts = 0
     listed = source.listed
     while True:
-        info = listed if listed and listed.size and listed.etag else _probe(source)
+        first: Optional[Opened] = None
+        if listed and listed.size and listed.etag:
+            info = listed  # a listing said it already: no request needed to decide
+            if connections_for(connections, info.size) < 2:
+                return None
+        else:
+            # A failure here is the one-stream path's first attempt failing: retried, explained.
+            first = source.open(0)
+            info = first.info
+            if not _rangeable(source, first, connections):
+                return first
         listed = None  # after a change, ask again
-        if info is None or not info.size:
-            return None
-        validator = info.etag
-        if not validator or validator.startswith("W/"):
-            return None  # nothing to pin the parts to: never splice two versions
         n = connections_for(connections, info.size)
-        if n < 2:
-            return None
-        guard.before(info.size, 0)
         try:
-            done = _run(source, fd, path, info, n, retry, callback, chunk_size, guard)
+            guard.before(info.size, 0)
+            done = _run(source, fd, path, info, n, retry, callback, chunk_size, guard, first)
             done.attempts += restarts
             return done
         except RangeRefused as exc:
@@ -228,6 +236,27 @@ def fetch_ranged(
                     )
                 ) from exc
             log.warning("%s: %s; starting over", source.display, exc)
+        except BaseException:
+            # Whatever the one-stream path does next, it must not find these parts in the file.
+            _reset(fd, callback)
+            raise
+        finally:
+            if first is not None:
+                first.stream.close()
+
+
+def _rangeable(source: Source, first: Opened, connections: int) -> bool:
+    """Whether the answer to the first GET allows parts: big enough, pinned, not encoded."""
+    info = first.info
+    if first.start != 0 or connections_for(connections, info.size) < 2:
+        return False
+    if not info.etag or info.etag.startswith("W/") or info.content_encoding:
+        return False  # nothing to pin the parts to, or bytes that ranges would count otherwise
+    if isinstance(source, HttpStreamSource):
+        response = getattr(first.stream, "response", None)
+        ranges = response.headers.get("Accept-Ranges", "") if response is not None else ""
+        return ranges.strip().lower() == "bytes"
+    return True  # S3 serves ranges
 
 
 def _reset(fd: int, callback: Callback) -> None:
@@ -245,6 +274,7 @@ def _run(
     callback: Callback,
     chunk_size: int,
     guard: _Guard,
+    first: Optional[Opened],
 ) -> Done:
     size = info.size
     assert size is not None
@@ -261,7 +291,7 @@ def _run(
     )
     job = _Job(getter, fd, parts, mark, info, retry, callback, min(chunk_size, 4 * MiB), guard)
     loop = source.fs.loop
-    future = asyncio.run_coroutine_threadsafe(job.run(min(connections, len(parts))), loop)
+    future = asyncio.run_coroutine_threadsafe(job.run(min(connections, len(parts)), first), loop)
     try:
         future.result()
     except BaseException:
@@ -308,9 +338,12 @@ class _Job:
         self.retries = 0
         self.finished = threading.Event()
 
-    async def run(self, connections: int) -> None:
+    async def run(self, connections: int, first: Optional[Opened]) -> None:
         try:
-            workers = [asyncio.ensure_future(self.worker()) for _ in range(connections)]
+            # The first GET's answer (the whole object asked for) serves the first part.
+            lead = self.todo.pop() if first is not None else None
+            workers = [asyncio.ensure_future(self.worker(lead, first))]
+            workers += [asyncio.ensure_future(self.worker()) for _ in range(connections - 1)]
             try:
                 await asyncio.gather(*workers)
             except BaseException:
@@ -321,15 +354,26 @@ class _Job:
         finally:
             self.finished.set()
 
-    async def worker(self) -> None:
+    async def worker(self, lead: Optional[_Part] = None, first: Optional[Opened] = None) -> None:
+        if lead is not None:
+            await self.part(lead, first)
         while self.todo:
             await self.part(self.todo.pop())
 
-    async def part(self, p: _Part) -> None:
+    async def part(self, p: _Part, first: Optional[Opened] = None) -> None:
         tries = 1
         while p.done < p.length:
             try:
-                await self.getter.get(self, p)
+                if first is not None:
+                    aread, first = first.aread, None
+                    assert aread is not None
+                    # Only this part's bytes: the rest of that answer is left unread.
+                    while p.done < p.length and (
+                        data := await aread(min(self.chunk_size, p.length - p.done))
+                    ):
+                        self.write(p, data)
+                else:
+                    await self.getter.get(self, p)
                 if p.done < p.length:
                     raise TruncatedError(
                         f"bytes {p.start}-{p.end - 1}: the answer ended after {p.done} of "
@@ -338,8 +382,15 @@ class _Job:
             except (Changed, RangeRefused, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                if tries >= self.retry.attempts or not is_transient(exc):
+                if not is_transient(exc):
                     raise
+                if tries >= self.retry.attempts:
+                    raise SourceError(
+                        redact_text(
+                            f"{self.getter.display}: bytes {p.start}-{p.end - 1}: {explain(exc)} "
+                            f"(gave up after {tries} attempts)"
+                        )
+                    ) from exc
                 wait = self.retry.delay(tries, exc)
                 log.warning(
                     "%s: bytes %d-%d: %s; resuming from byte %d in %.1f s (try %d of %d)",
@@ -442,49 +493,3 @@ class _S3Getter:
                 job.write(p, data)
         finally:
             body.close()
-
-
-def _probe(source: Source) -> Optional[SourceInfo]:
-    """Size and validator before the parts are planned; None: one stream (it will tell why)."""
-    from fsspec.asyn import sync
-
-    try:
-        return sync(source.fs.loop, _probe_async, source)
-    except Exception as exc:  # the one-stream path reports the failure in the user's words
-        log.debug("%s: range probe failed: %s", source.display, exc)
-        return None
-
-
-async def _probe_async(source: Source) -> Optional[SourceInfo]:
-    if isinstance(source, S3StreamSource):
-        bucket, key, _ = source.fs.split_path(source.path)
-        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if source.version_id:
-            request["VersionId"] = source.version_id
-        head = await source.fs._call_s3("head_object", **request)
-        modified = head.get("LastModified")
-        return SourceInfo(
-            size=head.get("ContentLength"),
-            etag=head.get("ETag"),
-            last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
-            version_id=head.get("VersionId"),
-            content_type=head.get("ContentType"),
-        )
-    assert isinstance(source, HttpStreamSource)
-    # A GET of one byte, not a HEAD: a presigned URL is signed for GET only.
-    r = await source._get({**source.headers, "Range": "bytes=0-0"})
-    async with r:
-        if r.status != 206:
-            return None
-        if r.headers.get("Content-Encoding", "identity").lower() != "identity":
-            return None
-        m = _CONTENT_RANGE.fullmatch(r.headers.get("Content-Range", "").strip())
-        if not m or m[1] != "0" or m[2] != "0":
-            return None
-        await r.read()
-        return SourceInfo(
-            size=int(m[3]),
-            etag=r.headers.get("ETag"),
-            last_modified=r.headers.get("Last-Modified"),
-            content_type=r.headers.get("Content-Type", "").partition(";")[0] or None,
-        )
