@@ -683,8 +683,12 @@ def phases(run_dir: Path, wall: float, started: float) -> dict[str, float]:
             continue
         jobs += 1
         spans.append((stamps[0][0], stamps[-1][0]))
-        # A folder logs one "fetched" line per file, all after the fetch: take the largest.
-        fetch += max(float(_FETCHED.search(msg)[1]) for _, msg in fetched)  # type: ignore[index]
+        if len(fetched) == 1:
+            fetch += float(_FETCHED.search(fetched[0][1])[1])  # type: ignore[index]
+        else:
+            # A folder: from "fetching" to the last file's "fetched" line (inspection included).
+            began = next((t for t, msg in stamps if msg.startswith("fetching ")), stamps[0][0])
+            fetch += fetched[-1][0] - began
         wandb += logged[-1] - fetched[-1][0]
     if not jobs:
         return {}

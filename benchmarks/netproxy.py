@@ -6,7 +6,9 @@ round-trip time, for benchmarks/netbench.py.
 
 prints the port it listens on (127.0.0.1 only) and forwards every connection to the upstream.
 Each direction of each connection is a link of its own: bytes leave at most ``rate`` bytes/s
-(a new connection starts at full rate: no slow start is modelled) and arrive ``rtt / 2`` later.
+(a token bucket with 50 ms of burst, so a late wake-up on a busy machine does not lower the
+rate; a new connection starts at full rate: no slow start is modelled) and arrive ``rtt / 2``
+later.
 Opening a connection costs one round trip (the TCP handshake), so a new connection per request
 pays what it would on a real network. Reads stop while the link is busy, so the proxy never
 buffers more than about ``rate x rtt / 2`` per direction and the sender feels back-pressure.
@@ -32,12 +34,15 @@ class Link:
         # Small enough that pacing stays smooth (about 4 ms of the link per read), large enough
         # that the proxy's own CPU per byte stays low.
         self.chunk = int(min(512 * 1024, max(16 * 1024, rate * 0.004))) if rate else 1024 * 1024
+        # A token bucket, not a metronome: time lost to a late wake-up (a busy machine schedules
+        # this process tens of ms late) may be made up later, up to this much of it.
+        self.burst = 0.05
 
     async def run(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         # Bounded: what is in flight on the link (rate x delay) and a few reads more. When the
         # receiver is slow (a busy machine), the reader waits instead of buffering the object.
-        depth = int(self.rate * self.delay / self.chunk) + 4 if self.rate else 16
+        depth = int(self.rate * (self.delay + self.burst) / self.chunk) + 8 if self.rate else 16
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=depth)
         sender = asyncio.create_task(self._send(queue, dst))
         free_at = loop.time()
@@ -49,7 +54,7 @@ class Link:
                     await queue.put((now + self.delay, b""))
                     break
                 if self.rate:
-                    start = max(now, free_at)
+                    start = max(now - self.burst, free_at)
                     free_at = start + len(data) / self.rate
                     await queue.put((free_at + self.delay, data))
                     # Do not read on while the link is still busy with what we have.
