@@ -177,6 +177,7 @@ def _fetch_all(
                 md5=cfg.source.md5 if check_hash else None,
                 progress=cfg.fetch.progress,
                 limits=limits,
+                connections=cfg.fetch.connections,
                 # The check runs on the partial: a file that fails it is never kept.
                 check=(lambda path: _inspect(cfg, path, item.basename)) if inspect else None,
             )

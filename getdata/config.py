@@ -70,8 +70,13 @@ class FetchConfig:
     backoff: float = 0.5
     # Longest wait between tries, also the cap on a server's Retry-After.
     backoff_max: float = 30.0
-    # Files fetched at once from a directory, prefix or glob source.
-    workers: int = 4
+    # Files fetched at once from a directory, prefix or glob source (on a network each request
+    # waits a round trip: many at once keep the link busy).
+    workers: int = 16
+    # Connections per large http(s) or S3 object (concurrent ranged GETs into one file, each
+    # range retried on its own, the ETag pinned on all): 0 chooses by size (one below 32 MiB,
+    # one per 16 MiB above, at most 16); 1 is one stream; at most 64.
+    connections: int = 0
     # Largest file accepted, in bytes: a larger announced size is refused before the download,
     # and a body that runs past it is cut off (an endless body cannot fill the disk).
     max_bytes: int = 1024**4

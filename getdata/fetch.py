@@ -36,8 +36,9 @@ from .errors import (
     is_transient,
     retry_after,
 )
+from .ranged import Done, fetch_ranged
 from .redact import redact_text
-from .sources import Source, SourceInfo
+from .sources import Opened, Source, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,15 @@ def fetch(
     progress: bool = True,
     limits: Optional[Limits] = None,
     check: Optional[Callable[[Path], Any]] = None,
+    connections: int = 1,
 ) -> Fetched:
     """Copy ``source`` into the file ``partial``, verify it, ``check`` it, then move it to the
     path ``place`` gives for it (made from its hashes) and return what was fetched.
 
     Transient failures (connection drops, timeouts, 5xx, 429, short bodies) are retried with
     backoff; where the source can serve a range of the same version, the retry resumes.
+    ``connections`` above 1 (0: chosen by size) fetches a large http(s) or S3 object as that
+    many concurrent ranges (getdata/ranged.py) where the server can serve them safely.
     """
     retry = retry or Retry()
     guard = _Guard(source.display, partial.parent, limits or Limits())
@@ -196,7 +200,32 @@ def fetch(
             attempt = 1
             while True:
                 try:
-                    info = _stream(source, out, state, chunk_size, callback, guard, sidecar)
+                    first: Optional[Opened] = None
+                    if not state.size:
+                        # Several connections at once (unless a killed run's partial is being
+                        # resumed). A partial of parts has holes: never a prefix to resume.
+                        sidecar.unlink(missing_ok=True)
+                        ranged = fetch_ranged(
+                            source,
+                            out.fileno(),
+                            partial,
+                            connections=connections,
+                            retry=retry,
+                            callback=callback,
+                            chunk_size=chunk_size,
+                            guard=guard,
+                        )
+                        if isinstance(ranged, Done):
+                            info, attempt = ranged.info, attempt + ranged.attempts - 1
+                            state.size, state.sha256, state.md5 = (
+                                ranged.size,
+                                ranged.sha256,
+                                ranged.md5,
+                            )
+                            break
+                        # Its answer to the first GET, when that says one stream: carry on.
+                        first = ranged
+                    info = _stream(source, out, state, chunk_size, callback, guard, sidecar, first)
                     break
                 except Exception as exc:
                     if attempt >= retry.attempts or not is_transient(exc):
@@ -299,11 +328,13 @@ def _stream(
     callback: Callback,
     guard: _Guard,
     sidecar: Path,
+    first: Optional[Opened] = None,
 ) -> SourceInfo:
-    """Read the source from where ``state`` left off (or from 0), writing and hashing."""
+    """Read the source from where ``state`` left off (or from 0), writing and hashing; ``first``
+    is the source already open at 0 (the answer the ranged path looked at)."""
     # Resume only when we can name the version the bytes so far came from.
     start = state.size if state.validator else 0
-    opened = source.open(start=start, validator=state.validator)
+    opened = first or source.open(start=start, validator=state.validator)
     if opened.start and opened.info.size != state.total:
         # The object's size is not what it was when the first bytes came: never splice.
         opened.stream.close()
@@ -320,7 +351,8 @@ def _stream(
         _save_sidecar(sidecar, source, state)
     callback.set_size(opened.info.size)
     guard.before(opened.info.size, state.size)
-    with opened.stream as stream, _Md5Thread(state) as md5:
+    left = None if opened.info.size is None else opened.info.size - opened.start
+    with opened.stream as stream, _md5_hasher(state, left) as md5:
 
         def take(chunk: bytes) -> None:
             md5.put(chunk)
@@ -378,6 +410,28 @@ class _Md5Thread:
     def __exit__(self, *exc: object) -> None:
         self.chunks.put(None)
         self.thread.join()
+
+
+class _Md5Inline:
+    """MD5 on the copying thread: for a small object a thread of its own costs more than it
+    saves (a prefix of 2,000 small files started 2,000 threads)."""
+
+    def __init__(self, state: _Progress) -> None:
+        self.put = state.md5.update
+
+    def __enter__(self) -> _Md5Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+# Below this many bytes (known in advance) MD5 runs inline.
+MD5_THREAD_MIN = 8 * 2**20
+
+
+def _md5_hasher(state: _Progress, size: Optional[int]) -> _Md5Thread | _Md5Inline:
+    return _Md5Inline(state) if size is not None and size < MD5_THREAD_MIN else _Md5Thread(state)
 
 
 def _copy_on_loop(

@@ -18,6 +18,8 @@ from ..redact import redact_url
 from .base import Opened, Source, SourceInfo, _basename, _range_start_total
 
 KIND = "s3"
+# Connections one S3 filesystem may keep open at once (files fetched at once x ranges of each).
+POOL = 256
 
 
 @dataclass
@@ -131,6 +133,9 @@ def build(cfg: S3Source) -> Source:
     config_kwargs = dict(options.pop("config_kwargs", {}))
     config_kwargs.setdefault("connect_timeout", cfg.timeout)
     config_kwargs.setdefault("read_timeout", cfg.timeout)
+    # botocore's pool holds 10 connections by default, which silently capped fetch.workers and
+    # fetch.connections; connections are opened only when needed, so a larger pool costs nothing.
+    config_kwargs.setdefault("max_pool_connections", POOL)
     options["config_kwargs"] = config_kwargs
     if cfg.version_id:
         options["version_aware"] = True
