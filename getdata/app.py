@@ -21,6 +21,7 @@ from .extract import archive_stem
 from .extras import needs_extra
 from .fetch import Fetched, Limits, Retry, fetch, hash_file, human_bytes, source_id
 from .formats import describe_file, describe_files
+from .formats.contained import warm_up
 from .options import validate, wandb_options
 from .paths import printable
 from .redact import redact, redact_metadata
@@ -112,6 +113,7 @@ def _fetch_and_log(
     run_config: dict[str, Any],
 ) -> tuple[Result, SourceInfo]:
     log.info("fetching %s", source.display)
+    warm_up()  # the readers' helper process starts while the bytes arrive
     with Workspace(data_dir, name) as workspace:
         kept, info = _fetch_all(cfg, source, members, workspace)
         drift = _compare_schema(cfg, name, kept, workspace)

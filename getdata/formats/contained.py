@@ -92,6 +92,8 @@ class _Helper:
             # pyarrow's jemalloc starts a background thread at import; without it the helper
             # is single-threaded, so forking it is clean (tests/test_contained.py checks).
             "JE_ARROW_MALLOC_CONF": "background_thread:false",
+            # getdata/__init__.py: skip the API's imports (Hydra, the app) in the helper.
+            "GETDATA_FORMATS_HELPER": "1",
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],
@@ -136,6 +138,12 @@ class _Helper:
 
 _helper_lock = threading.Lock()
 _running: Optional[_Helper] = None
+
+
+def warm_up() -> None:
+    """Start the helper now (its imports take ~0.5 s), so it is ready when the first file has
+    arrived instead of starting on the run's critical path."""
+    _helper()
 
 
 def _helper() -> _Helper:
