@@ -66,6 +66,8 @@ class Kept:
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     data_dir = _check_config(cfg, run_dir)
+    if cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only:
+        warm_up()  # the readers' helper process starts (0.5 s) while the work below goes on
     source, members, name = _open_source(cfg)
     # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
     state = State(Path(cfg.state_dir), name)
@@ -113,7 +115,6 @@ def _fetch_and_log(
     run_config: dict[str, Any],
 ) -> tuple[Result, SourceInfo]:
     log.info("fetching %s", source.display)
-    warm_up()  # the readers' helper process starts while the bytes arrive
     with Workspace(data_dir, name) as workspace:
         kept, info = _fetch_all(cfg, source, members, workspace)
         drift = _compare_schema(cfg, name, kept, workspace)
