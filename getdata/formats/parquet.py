@@ -139,9 +139,10 @@ def _column_stats(md: Any, groups: list[Any], leaves: list[int]) -> list[dict[st
         for k, st in enumerate([rg.column(j).statistics for j in leaves]):
             if st is None:
                 per_leaf[k].append(None)
-            elif st.has_min_max:
-                bounds = (st.min, st.max) if logical[k] else (st.min_raw, st.max_raw)
+            elif st.has_min_max and (bounds := _bounds(st, logical[k])) is not None:
                 per_leaf[k].append((st.has_null_count, st.null_count, True, *bounds))
+            elif st.has_min_max:  # bounds pyarrow cannot convert: null count only
+                per_leaf[k].append((st.has_null_count, st.null_count, False, False, None))
             else:
                 empty = st.has_null_count and st.num_values == 0
                 per_leaf[k].append((st.has_null_count, st.null_count, False, empty, None))
@@ -149,6 +150,15 @@ def _column_stats(md: Any, groups: list[Any], leaves: list[int]) -> list[dict[st
         _entry(chunks, mode, groups, j)
         for chunks, mode, j in zip(per_leaf, modes, leaves, strict=True)
     ]
+
+
+def _bounds(st: Any, logical: bool) -> Optional[tuple[Any, Any]]:
+    if not logical:
+        return st.min_raw, st.max_raw
+    try:
+        return st.min, st.max
+    except Exception:  # pyarrow < 26 cannot convert some (int32/int64 decimal: "Cannot
+        return None  # extract statistics for type"); the file is still valid
 
 
 def _entry(
