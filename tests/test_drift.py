@@ -42,7 +42,10 @@ def test_single_file_drift_warns_then_fails(
     caplog.set_level(logging.INFO)
     second = run_in_process(wb / "r2", *base)
     assert second.status == "ok"
-    drift = [a for _, a in logged(wb)][-1].metadata["drift"]
+    # The second run's artifact (run folders of the same second sort by their random id).
+    run_id = second.tracked.run_id if second.tracked else "?"
+    (artifact,) = [a for f, a in logged(wb) if run_id in f.name]
+    drift = artifact.metadata["drift"]
     assert drift["changed"] is True
     assert drift["columns_removed"] == [{"name": "key", "type": "int64"}]
     assert drift["columns_retyped"] == [{"name": "tempo", "from": "double", "to": "string"}]
