@@ -145,6 +145,17 @@ def explain(exc: BaseException) -> str:
 
     if extra := missing_extra(exc):
         return extra
+    if code in {"NoSuchBucket"}:
+        return "no such bucket: check the bucket name and source.endpoint_url"
+    if code in {"NoSuchKey", "404"}:
+        return "no such key in the bucket: check the key"
+    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}:
+        return f"access denied ({code}): check the AWS credentials, or source.anon=true"
+    if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "301", "307"}:
+        return (
+            "the bucket is in another region: set "
+            "source.storage_options.client_kwargs.region_name to its region"
+        )
     if status in (401, 403):
         return f"access denied (HTTP {status}): check the credentials or source.headers"
     if status == 404:
@@ -153,12 +164,6 @@ def explain(exc: BaseException) -> str:
         return "rate limited (HTTP 429): the server asks us to slow down; try again later"
     if status is not None:
         return f"the server answered HTTP {status}"
-    if code in {"NoSuchBucket"}:
-        return "no such bucket: check the bucket name and source.endpoint_url"
-    if code in {"NoSuchKey", "404"}:
-        return "no such key in the bucket: check the key"
-    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}:
-        return f"access denied ({code}): check the AWS credentials, or source.anon=true"
     if connect == "dns":
         return "unknown host: check the host name in the URL"
     if connect == "refused":

@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from .errors import SourceError, TruncatedError, explain, is_transient
 from .redact import redact_text
 from .sources import Opened, Source, SourceInfo
-from .sources.http import HttpStreamSource
-from .sources.s3 import S3StreamSource
+from .sources.http import GetSource
 
 if TYPE_CHECKING:
     from fsspec.callbacks import Callback
@@ -198,7 +197,7 @@ def fetch_ranged(
     for the caller's retries. ``guard`` enforces the size cap,
     the deadline and the free-space floor, as on the one-stream path.
     """
-    if connections == 1 or not isinstance(source, (HttpStreamSource, S3StreamSource)):
+    if connections == 1 or not isinstance(source, GetSource):
         return None
     restarts = 0
     listed = source.listed
@@ -252,11 +251,7 @@ def _rangeable(source: Source, first: Opened, connections: int) -> bool:
         return False
     if not info.etag or info.etag.startswith("W/") or info.content_encoding:
         return False  # nothing to pin the parts to, or bytes that ranges would count otherwise
-    if isinstance(source, HttpStreamSource):
-        response = getattr(first.stream, "response", None)
-        ranges = response.headers.get("Accept-Ranges", "") if response is not None else ""
-        return ranges.strip().lower() == "bytes"
-    return True  # S3 serves ranges
+    return first.ranges
 
 
 def _reset(fd: int, callback: Callback) -> None:
@@ -286,10 +281,10 @@ def _run(
         h.start()
     callback.set_size(size)
     log.debug("%s: %d parts over %d connections", source.display, len(parts), connections)
-    getter: Any = (
-        _HttpGetter(source) if isinstance(source, HttpStreamSource) else _S3Getter(source)  # type: ignore[arg-type]
+    assert isinstance(source, GetSource)
+    job = _Job(
+        _Getter(source), fd, parts, mark, info, retry, callback, min(chunk_size, 4 * MiB), guard
     )
-    job = _Job(getter, fd, parts, mark, info, retry, callback, min(chunk_size, 4 * MiB), guard)
     loop = source.fs.loop
     future = asyncio.run_coroutine_threadsafe(job.run(min(connections, len(parts)), first), loop)
     try:
@@ -433,24 +428,21 @@ class _Job:
         self.guard.written(self.written)
 
 
-class _HttpGetter:
-    def __init__(self, source: HttpStreamSource) -> None:
+class _Getter:
+    """One part: a GET of its range, pinned to the ETag, through the source's own GET (http:
+    redirects that keep credentials to their origin; S3: a presigned URL)."""
+
+    def __init__(self, source: GetSource) -> None:
         self.source = source
         self.display = source.display
 
     async def get(self, job: _Job, p: _Part) -> None:
-        headers = {
-            **self.source.headers,
-            "Range": f"bytes={p.start + p.done}-{p.end - 1}",
-            "If-Range": str(job.info.etag),
-        }
-        # The source's own GET: it follows redirects so that credentials keep to their origin.
-        r = await self.source._get(headers)
+        etag = str(job.info.etag)
+        r = await self.source._get(self.source.part_headers(p.start + p.done, p.end - 1, etag))
         async with r:
             if r.status == 200:
-                etag = r.headers.get("ETag")
-                if etag != job.info.etag:
-                    raise Changed(f"its ETag changed from {job.info.etag} to {etag}")
+                if (now := r.headers.get("ETag")) != job.info.etag:
+                    raise Changed(f"its ETag changed from {job.info.etag} to {now}")
                 raise RangeRefused("the server ignored Range (200, the whole object)")
             if r.status in (412, 416):
                 raise Changed(f"the server answered HTTP {r.status} to a range of the same ETag")
@@ -462,34 +454,3 @@ class _HttpGetter:
             job.check(p, r.headers.get("Content-Range"), r.headers.get("ETag"))
             while data := await r.content.read(job.chunk_size):
                 job.write(p, data)
-
-
-class _S3Getter:
-    def __init__(self, source: S3StreamSource) -> None:
-        self.source = source
-        self.display = source.display
-        self.bucket, self.key, _ = source.fs.split_path(source.path)
-
-    async def get(self, job: _Job, p: _Part) -> None:
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self.key,
-            "Range": f"bytes={p.start + p.done}-{p.end - 1}",
-            "IfMatch": job.info.etag,
-        }
-        if self.source.version_id:
-            request["VersionId"] = self.source.version_id
-        try:
-            response = await self.source.fs._call_s3("get_object", **request)
-        except OSError as exc:
-            code = getattr(exc.__cause__, "response", {}).get("Error", {}).get("Code")
-            if code in ("PreconditionFailed", "InvalidRange", "412"):
-                raise Changed(f"the server answered {code} to a range of the same ETag") from exc
-            raise
-        body = response["Body"]
-        try:
-            job.check(p, response.get("ContentRange"), response.get("ETag"))
-            while data := await body.read(job.chunk_size):
-                job.write(p, data)
-        finally:
-            body.close()

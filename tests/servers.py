@@ -855,3 +855,93 @@ class DropProxy:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
+
+
+# --------------------------------------------------------------------------
+# HTTP proxy in front of an S3 server that refuses object reads (fault injection)
+# --------------------------------------------------------------------------
+
+
+class S3FaultProxy:
+    """Forwards every request to the S3 server at ``upstream`` (an endpoint URL), except the
+    first ``times`` GETs of an object: those get ``status`` with S3's XML error ``code``, as a
+    real S3 answers SlowDown, AccessDenied or PermanentRedirect. ``gets`` records the path and
+    query of every object GET it saw (listings and HEADs pass through unrecorded)."""
+
+    def __init__(self, upstream: str, status: int, code: str, times: int = 1) -> None:
+        self.upstream = urlsplit(upstream)
+        self.status, self.code, self.left = status, code, times
+        self.gets: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:
+                owner._handle(self, "GET")
+
+            def do_HEAD(self) -> None:
+                owner._handle(self, "HEAD")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> S3FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        import http.client
+
+        path = handler.path
+        bucket_and_key = urlsplit(path).path.strip("/")
+        is_object_get = method == "GET" and "/" in bucket_and_key and "list-type" not in path
+        if is_object_get:
+            with self._lock:
+                self.gets.append(path)
+                fail = self.left > 0
+                self.left -= fail
+            if fail:
+                body = (
+                    f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{self.code}</Code>"
+                    f"<Message>injected</Message></Error>"
+                ).encode()
+                handler.send_response(self.status)
+                handler.send_header("Content-Type", "application/xml")
+                handler.send_header("Content-Length", str(len(body)))
+                handler.send_header("Retry-After", "0")
+                handler.end_headers()
+                handler.wfile.write(body)
+                return
+        conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
+            headers["Host"] = self.upstream.netloc
+            conn.request(method, path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            handler.send_response(response.status)
+            for k, v in response.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    handler.send_header(k, v)
+            length = response.getheader("Content-Length") if method == "HEAD" else None
+            handler.send_header("Content-Length", length or str(len(body)))
+            handler.end_headers()
+            if method != "HEAD":
+                handler.wfile.write(body)
+        finally:
+            conn.close()

@@ -24,7 +24,7 @@ import requests
 
 from getdata.errors import explain, is_transient
 from getdata.report import JobReport, run_job
-from tests.servers import DropProxy, free_port
+from tests.servers import DropProxy, S3FaultProxy, free_port
 from tests.support import (
     compose_cfg,
     leftovers,
@@ -453,3 +453,53 @@ def test_secrets_appear_nowhere(tmp_path: Path, http_server) -> None:
     for where, text in places.items():
         for secret in secrets:
             assert secret not in text, f"{secret!r} leaked into {where}"
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 objects are read with presigned GETs: S3's refusals, and the URL is never shown
+# ---------------------------------------------------------------------------------------------
+
+# What a presigned URL carries (SigV2 or SigV4): none of it may reach a message or a file.
+PRESIGNED_PARTS = ("Signature", "AWSAccessKeyId", "X-Amz-Credential", "X-Amz-Signature")
+
+
+def s3_job_through(wb: Path, s3, proxy: S3FaultProxy, key: str) -> JobReport:
+    return job(
+        wb,
+        "source=s3",
+        f"source.url=s3://bucket/{key}",
+        f"source.endpoint_url={proxy.endpoint_url}",
+        "fetch.backoff=0.01",
+    )
+
+
+def test_s3_slow_down_is_retried(wb: Path, s3) -> None:
+    s3.put("bucket", "d.bin", DATA)
+    with S3FaultProxy(s3.endpoint_url, 503, "SlowDown", times=2) as proxy:
+        report = s3_job_through(wb, s3, proxy, "d.bin")
+    assert_ok(wb, report)
+    assert len(proxy.gets) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "phrase"),
+    [
+        (403, "AccessDenied", "access denied (AccessDenied)"),
+        (404, "NoSuchKey", "no such key in the bucket"),
+        (301, "PermanentRedirect", "the bucket is in another region"),
+    ],
+)
+def test_s3_refusals_are_one_line_without_the_presigned_url(
+    wb: Path, s3, status: int, code: str, phrase: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    s3.put("bucket", "d.bin", DATA)
+    with S3FaultProxy(s3.endpoint_url, status, code, times=99) as proxy:
+        report = s3_job_through(wb, s3, proxy, "d.bin")
+    assert_failed(wb, report, "s3://bucket/d.bin", phrase)
+    assert len(proxy.gets) == 1, "a permanent refusal is not retried"
+    seen = capfd.readouterr()
+    written = [p.read_bytes() for p in wb.rglob("*") if p.is_file() and not p.is_symlink()]
+    for part in PRESIGNED_PARTS:
+        assert part not in report.error
+        assert part not in seen.out + seen.err
+        assert not any(part.encode() in data for data in written), part

@@ -56,6 +56,8 @@ class Opened:
     # so the copy can run as one coroutine there instead of a thread hand-off per read.
     aread: Optional[Callable[[int], Awaitable[bytes]]] = None
     loop: Any = None
+    # The server said it serves byte ranges of this object (Accept-Ranges: bytes; S3 always).
+    ranges: bool = False
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 import fsspec
@@ -34,22 +34,18 @@ MAX_REDIRECTS = 10
 
 
 @dataclass
-class HttpStreamSource(Source):
-    """HTTP(S): one streaming GET whose response headers also answer stat().
+class GetSource(Source):
+    """A source read with plain HTTP GETs on fsspec's event loop, whose response headers also
+    answer stat(): http(s) URLs, and S3 objects through presigned URLs (s3.py).
 
-    fsspec's HTTP open() would first ask info() (a HEAD, and a GET more when the server sends no
-    Content-Length); the GET we stream already carries those headers, so we take them from it.
-    Redirects are followed here, not by aiohttp, so that credentials in headers never reach
-    another origin.
+    A kind gives ``_get`` (one GET, redirects handled its own way) and the header that pins a
+    resumed or partial GET to the version already read: ``If-Range`` (a changed object answers
+    200, all of it) or ``If-Match`` (it answers 412).
     """
 
+    # Sent with every GET.
     headers: dict[str, str] = field(default_factory=dict)
-
-    def members(self) -> Optional[list[Source]]:
-        return None  # HTTP has no listing: a URL is one file, never a glob
-
-    def reference(self) -> tuple[str, dict[str, str]]:
-        return self.url, {}
+    pin_header: ClassVar[str] = "If-Range"
 
     def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
         from fsspec.asyn import sync
@@ -58,9 +54,9 @@ class HttpStreamSource(Source):
         if start:
             headers["Range"] = f"bytes={start}-"
             if validator:
-                # If the object changed, the server sends all of it (200) instead of the rest.
-                headers["If-Range"] = validator
-        response = sync(self.fs.loop, self._get, headers)
+                headers[self.pin_header] = validator
+        loop = self.fs.loop
+        response = sync(loop, self._get, headers)
         try:
             resumed = _check_http_response(self.display, response, start)
         except BaseException:
@@ -68,14 +64,45 @@ class HttpStreamSource(Source):
             raise
         if resumed < 0:
             response.close()
-            return self.open(0)  # a 206 we cannot trust, or 416: start over, whole
+            return self.open(0)  # a 206 we cannot trust, 412 or 416: start over, whole
         return Opened(
-            stream=_HttpBody(self.fs.loop, response),
-            info=_http_info(response, resumed),
+            stream=_HttpBody(loop, response),
+            info=self._info(response, resumed),
             start=resumed,
             aread=response.content.read,
-            loop=self.fs.loop,
+            loop=loop,
+            ranges=self._serves_ranges(response),
         )
+
+    def part_headers(self, first: int, last: int, validator: str) -> dict[str, str]:
+        """Headers for bytes ``first``-``last`` (inclusive) of the version ``validator`` names."""
+        return {**self.headers, "Range": f"bytes={first}-{last}", self.pin_header: validator}
+
+    async def _get(self, headers: dict[str, str]) -> Any:
+        raise NotImplementedError
+
+    def _info(self, response: Any, start: int) -> SourceInfo:
+        return _http_info(response, start)
+
+    def _serves_ranges(self, response: Any) -> bool:
+        return response.headers.get("Accept-Ranges", "").strip().lower() == "bytes"
+
+
+@dataclass
+class HttpStreamSource(GetSource):
+    """HTTP(S): one streaming GET whose response headers also answer stat().
+
+    fsspec's HTTP open() would first ask info() (a HEAD, and a GET more when the server sends no
+    Content-Length); the GET we stream already carries those headers, so we take them from it.
+    Redirects are followed here, not by aiohttp, so that credentials in headers never reach
+    another origin.
+    """
+
+    def members(self) -> Optional[list[Source]]:
+        return None  # HTTP has no listing: a URL is one file, never a glob
+
+    def reference(self) -> tuple[str, dict[str, str]]:
+        return self.url, {}
 
     async def _get(self, headers: dict[str, str]) -> Any:
         session = await self.fs.set_session()
@@ -114,8 +141,8 @@ def _check_http_response(display: str, response: Any, start: int) -> int:
     status = response.status
     if status == 404:
         raise SourceError(f"{display}: not found (HTTP 404): check the URL")
-    if status == 416 and start:
-        return -1  # nothing at that offset: the object is shorter than before
+    if status in (412, 416) and start:
+        return -1  # changed since (If-Match), or nothing at that offset: shorter than before
     if status >= 400:
         response.raise_for_status()
     if status == 200:
