@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from . import __version__
+from . import __version__, many
 from .check import check
 from .config import AppConfig, ArtifactMode
 from .drift import Drift, DriftError, check_drift
@@ -191,20 +191,17 @@ def _fetch_all(
 
     # A tree is assembled in the workspace's staging folder and moved into place when complete.
     if members is not None:
-        with ThreadPoolExecutor(cfg.fetch.workers) as pool:
-            fetched_files = list(
-                pool.map(
-                    lambda m: one(m, lambda f: workspace.staged(m.basename), False, False), members
-                )
-            )
+        fetched_files = _fetch_members(cfg, members, workspace, retry, limits, one)
         # One contained batch for the folder, before the tree is moved into place; a file that
         # fails its check is marked, or refuses the folder (inspect.in_folder).
         described = describe_files(
             [(f.path, m.basename) for m, f in zip(members, fetched_files, strict=True)],
             cfg.inspect,
         )
+        # A line per file for a few files; for thousands, many.py's summary line says it.
+        level = logging.INFO if len(members) <= 100 else logging.DEBUG
         kept = [
-            _kept(f, m.basename, data)
+            _kept(f, m.basename, data, level)
             for m, f, data in zip(members, fetched_files, described, strict=True)
         ]
         info = SourceInfo(size=sum(f.size for f in fetched_files))
@@ -217,6 +214,33 @@ def _fetch_all(
         info = archive.info
     final = workspace.keep_tree(_tree_digest(kept))
     return [replace(k, path=final / k.name) for k in kept], info
+
+
+def _fetch_members(
+    cfg: AppConfig,
+    members: list[Source],
+    workspace: Workspace,
+    retry: Retry,
+    limits: Limits,
+    one: Callable[[Source, Callable[[Fetched], Path], bool, bool], Fetched],
+) -> list[Fetched]:
+    """The files of a folder source, staged under their names: the small listed ones as many
+    requests at once (many.py), the rest streamed, fetch.workers at a time (fetch.py)."""
+    small = [m for m in members if many.suits(m)]
+    got = many.fetch_many(
+        [(m, workspace.staged(m.basename)) for m in small],
+        requests=cfg.fetch.requests,
+        retry=retry,
+        limits=limits,
+    )
+    done = {id(m): f for m, f in zip(small, got, strict=True) if f is not None}
+    rest = [m for m in members if id(m) not in done]
+    with ThreadPoolExecutor(cfg.fetch.workers) as pool:
+        streamed = pool.map(
+            lambda m: one(m, lambda f: workspace.staged(m.basename), False, False), rest
+        )
+        done.update((id(m), f) for m, f in zip(rest, streamed, strict=True))
+    return [done[id(m)] for m in members]
 
 
 def _tree_digest(kept: list[Kept]) -> str:
@@ -247,8 +271,9 @@ def _unpack(cfg: AppConfig, archive: Path, name: str, staging: Path) -> list[Kep
     return kept
 
 
-def _kept(fetched: Fetched, name: str, data: dict[str, Any]) -> Kept:
-    log.info(
+def _kept(fetched: Fetched, name: str, data: dict[str, Any], level: int = logging.INFO) -> Kept:
+    log.log(
+        level,
         "fetched %s: %s in %.1f s (%s/s)%s",
         printable(name),
         human_bytes(fetched.size),

@@ -73,6 +73,9 @@ class FetchConfig:
     # Files fetched at once from a directory, prefix or glob source (on a network each request
     # waits a round trip: many at once keep the link busy).
     workers: int = 16
+    # Small files (1 MiB or less, as listed) of an S3 prefix, fetched at once: each is one GET
+    # read whole, so these are requests in flight, not threads (rclone's --transfers).
+    requests: int = 64
     # Connections per large http(s) or S3 object (concurrent ranged GETs into one file, each
     # range retried on its own, the ETag pinned on all): 0 chooses by size (one below 32 MiB,
     # one per 16 MiB above, at most 16); 1 is one stream; at most 64.

@@ -39,6 +39,7 @@ def check_settings(cfg: AppConfig) -> None:
     _at_least("fetch.backoff", fetch.backoff, 0, 3600)
     _at_least("fetch.backoff_max", fetch.backoff_max, 0, 24 * 3600)
     _at_least("fetch.workers", fetch.workers, 1, 256)
+    _at_least("fetch.requests", fetch.requests, 1, 256)
     _at_least("fetch.connections", fetch.connections, 0, 64)
     _at_least("fetch.max_bytes", fetch.max_bytes, 1)
     _at_least("fetch.min_free_bytes", fetch.min_free_bytes, 0)

@@ -82,9 +82,11 @@ class Source:
         None when the source is one file.
 
         An existing path is taken literally, even with ``[``, ``*`` or ``?`` in its name; only a
-        path that does not exist as such and has one of them is a glob.
+        path that does not exist as such and has one of them is a glob. A path that ends in
+        ``/`` is a folder (or prefix).
         """
-        if self.fs.isdir(self.path):
+        # A trailing '/' names a folder: no need to ask (on S3, asking lists the prefix twice).
+        if self.path.endswith("/") or self.fs.isdir(self.path):
             root = self.path.rstrip("/")
             found = self.fs.find(self.path, detail=True, withdirs=False)
         elif _MAGIC.search(self.path) and not self.fs.exists(self.path):
