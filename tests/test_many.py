@@ -89,9 +89,7 @@ def test_slow_down_is_retried(wb: Path, s3: Any) -> None:
     assert len(proxy.gets) == len(FILES) + 5
 
 
-def test_a_refused_object_fails_the_folder_in_one_line_and_keeps_nothing(
-    wb: Path, s3: Any
-) -> None:
+def test_a_refused_object_fails_the_folder_in_one_line_and_keeps_nothing(wb: Path, s3: Any) -> None:
     put_all(s3, FILES)
     with S3FaultProxy(s3.endpoint_url, 403, "AccessDenied", times=1) as proxy:
         report = prefix_job(wb, proxy.endpoint_url)
