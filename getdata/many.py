@@ -29,6 +29,7 @@ from .fetch import Fetched, LimitError, Limits, Retry, _Guard, human_bytes
 from .redact import redact_text
 from .sources import Source
 from .sources.http import GetSource, _check_http_response
+from .together import together
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,7 @@ class _Batch:
     async def run(self) -> list[Optional[Fetched]]:
         try:
             gate = asyncio.Semaphore(self.requests)
-            tasks = [asyncio.ensure_future(self._one(gate, *item)) for item in self.items]
-            try:
-                return list(await asyncio.gather(*tasks))
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+            return await together(self._one(gate, *item) for item in self.items)
         finally:
             self.finished.set()
 

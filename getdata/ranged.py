@@ -33,6 +33,7 @@ from .errors import SourceError, TruncatedError, explain, is_transient
 from .redact import redact_text
 from .sources import Opened, Source, SourceInfo
 from .sources.http import GetSource
+from .together import together
 
 if TYPE_CHECKING:
     from fsspec.callbacks import Callback
@@ -337,15 +338,9 @@ class _Job:
         try:
             # The first GET's answer (the whole object asked for) serves the first part.
             lead = self.todo.pop() if first is not None else None
-            workers = [asyncio.ensure_future(self.worker(lead, first))]
-            workers += [asyncio.ensure_future(self.worker()) for _ in range(connections - 1)]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            await together(
+                [self.worker(lead, first), *(self.worker() for _ in range(connections - 1))]
+            )
         finally:
             self.finished.set()
 
