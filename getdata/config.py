@@ -77,8 +77,8 @@ class FetchConfig:
     # read whole, so these are requests in flight, not threads (rclone's --transfers).
     requests: int = 64
     # Connections per large http(s) or S3 object (concurrent ranged GETs into one file, each
-    # range retried on its own, the ETag pinned on all): 0 chooses by size (one below 32 MiB,
-    # one per 16 MiB above, at most 16); 1 is one stream; at most 64.
+    # range retried on its own, the ETag pinned on all): 0 chooses by size (one below 16 MiB,
+    # one per 8 MiB above, at most 16); 1 is one stream; at most 64.
     connections: int = 0
     # Largest file accepted, in bytes: a larger announced size is refused before the download,
     # and a body that runs past it is cut off (an endless body cannot fill the disk).

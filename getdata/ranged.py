@@ -44,8 +44,11 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 # Below this size one stream is as fast: a part costs a round trip and a request.
-AUTO_MIN_SIZE = 32 * MiB
-# The automatic number of connections: one per 16 MiB, at most this many (aria2c allows 16).
+AUTO_MIN_SIZE = 16 * MiB
+# The automatic number of connections: one per AUTO_PART, at most this many (aria2c allows 16).
+# boto3 splits at 8 MiB too (TransferConfig: 8 MiB parts, 10 at once); one per 16 MiB left a
+# 64 MiB file at 4 connections, 0.8 s on a 20 MiB/s link where 8 take 0.4 s (netbench, sweep).
+AUTO_PART = 8 * MiB
 AUTO_MAX_CONNECTIONS = 16
 # The most a setting may ask for: beyond this a server is more likely to refuse than to help.
 MAX_CONNECTIONS = 64
@@ -81,7 +84,7 @@ def connections_for(setting: int, size: Optional[int]) -> int:
     if setting == 0:
         if size < AUTO_MIN_SIZE:
             return 1
-        return max(2, min(AUTO_MAX_CONNECTIONS, size // (16 * MiB)))
+        return max(2, min(AUTO_MAX_CONNECTIONS, size // AUTO_PART))
     # As many as asked, but no part below 1 MiB.
     return max(1, min(setting, MAX_CONNECTIONS, size // MiB))
 

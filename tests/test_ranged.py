@@ -139,8 +139,9 @@ def honest(data: bytes, etag: str) -> Answer:
 
 def test_connections_for_chooses_by_size() -> None:
     assert connections_for(0, 1 * MiB) == 1
-    assert connections_for(0, 31 * MiB) == 1
-    assert connections_for(0, 64 * MiB) == 4
+    assert connections_for(0, 15 * MiB) == 1
+    assert connections_for(0, 16 * MiB) == 2
+    assert connections_for(0, 64 * MiB) == 8
     assert connections_for(0, 2**30) == 16
     assert connections_for(1, 2**30) == 1
     assert connections_for(8, 3 * MiB) == 3  # no part below 1 MiB
