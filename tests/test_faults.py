@@ -503,3 +503,20 @@ def test_s3_refusals_are_one_line_without_the_presigned_url(
         assert part not in report.error
         assert part not in seen.out + seen.err
         assert not any(part.encode() in data for data in written), part
+
+
+def test_s3_version_id_reads_that_version(wb: Path, s3) -> None:
+    s3.put("bucket", "seed.bin", b"")  # makes the bucket
+    s3.client.put_bucket_versioning(Bucket="bucket", VersioningConfiguration={"Status": "Enabled"})
+    old = s3.client.put_object(Bucket="bucket", Key="v.bin", Body=DATA)["VersionId"]
+    s3.client.put_object(Bucket="bucket", Key="v.bin", Body=b"newer")
+    report = job(
+        wb,
+        "source=s3",
+        "source.url=s3://bucket/v.bin",
+        f"source.endpoint_url={s3.endpoint_url}",
+        f"source.version_id={old}",
+    )
+    assert_ok(wb, report)
+    _, artifact = only(logged(wb))
+    assert artifact.metadata["source"]["version_id"] == old
