@@ -47,36 +47,42 @@ _starting: Optional[threading.Thread] = None
 _started_with: Optional[tuple[frozenset[tuple[str, str]], str]] = None
 
 
-def _fingerprint() -> tuple[frozenset[tuple[str, str]], str]:
-    # WANDB_SERVICE is the session's own address (wandb leaves it out of this comparison too).
+def _fingerprint(env: dict[str, str]) -> tuple[frozenset[tuple[str, str]], str]:
+    """The W&B environment variables as wandb.init() will see them (``env`` set over
+    os.environ) and the working directory. WANDB_SERVICE is the session's own address (wandb
+    leaves it out of its comparison too)."""
     names = {k: v for k, v in os.environ.items() if k.startswith("WANDB_") and k != "WANDB_SERVICE"}
-    return frozenset(names.items()), os.getcwd()
+    return frozenset({**names, **env}.items()), os.getcwd()
 
 
 def start(env: dict[str, str]) -> None:
     """Start (or keep) the W&B service on a thread while the caller goes on.
 
-    ``env`` is what the job sets around wandb.init() (WANDB_SILENT): set for the start too, so
-    that wandb sees the same environment at both.
+    ``env`` is what the job sets around wandb.init() (WANDB_SILENT). The thread changes no
+    environment variable of its own (wandb.setup() sets and getdata removes WANDB_SERVICE).
     """
     global _starting
+    # Imported here, in the caller's thread (the artifact-name check already has): the thread
+    # below then imports only wandb's own service modules while this one goes on downloading.
+    import wandb  # noqa: F401
+
     with _lock:
-        if _starting is None:
-            _starting = threading.Thread(
-                target=_start, args=(env,), name="wandb-start", daemon=True
-            )
-            _starting.start()
+        if _starting is not None:
+            return
+        renew = _changed(env)
+        _starting = threading.Thread(target=_start, args=(renew,), name="wandb-start", daemon=True)
+        _starting.start()
 
 
-def _start(env: dict[str, str]) -> None:
+def _start(renew: bool) -> None:
     try:
-        _renew_if_changed(env)
         import wandb
 
-        from .track import _environment
-
-        with _environment(env), own_address():
-            wandb.setup()
+        if renew:
+            wandb.teardown()
+        with own_address():
+            # Silent like the runs (the job sets WANDB_SILENT only around wandb.init()).
+            wandb.setup(settings=wandb.Settings(silent=True))
         _cache_working_set(wandb)
     except Exception as exc:  # wandb.init() starts it again, and reports what goes wrong
         log.debug("the W&B service did not start ahead of the run: %s", exc)
@@ -90,26 +96,24 @@ def ready(env: dict[str, str]) -> None:
         thread, _starting = _starting, None
     if thread is not None:
         thread.join()
-    _renew_if_changed(env)
     import wandb
 
+    if _changed(env):
+        wandb.teardown()
     _cache_working_set(wandb)
 
 
-def _renew_if_changed(env: dict[str, str]) -> None:
-    """wandb reads its environment variables once per session (and warns that later changes are
-    ignored): a job whose W&B environment differs from the session's gets a new session."""
+def _changed(env: dict[str, str]) -> bool:
+    """wandb reads its environment variables once per session (and ignores later changes): a
+    job whose W&B environment differs from the session's needs a new session. Remembers the
+    job's, for the next."""
     global _started_with
-    from .track import _environment
-
-    with _environment(env):
-        now = _fingerprint()
-    if _started_with is not None and now != _started_with:
-        import wandb
-
+    now = _fingerprint(env)
+    changed = _started_with is not None and now != _started_with
+    if changed:
         log.debug("the W&B environment changed since the service started: renewing it")
-        wandb.teardown()
     _started_with = now
+    return changed
 
 
 @contextmanager

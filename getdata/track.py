@@ -33,6 +33,7 @@ from . import session
 from .config import WandbConfig, WandbMode
 from .errors import GetDataError, chain, explain
 from .redact import redact, redact_metadata, redact_text, redact_url
+from .runfile import last_record
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +479,11 @@ def _wait_written(wandb: Any, run_file: Path) -> None:
         wandb.teardown()
     _check_run_written(folder)
     if not session.wait_written(run_file, timeout=1.0):
-        raise GetDataError(f"wandb-core did not finish writing {run_file}")
+        size = run_file.stat().st_size if run_file.exists() else None
+        raise GetDataError(
+            f"wandb-core did not finish writing {run_file} ({size} bytes, last record: "
+            f"{last_record(run_file)})"
+        )
 
 
 def _remove_run_folders(run_id: str) -> None:
