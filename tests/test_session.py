@@ -30,7 +30,11 @@ DATA = [b"id,value\n" + b"%d,%d\n" % (i, i * n) * 50 for n, i in enumerate(range
 def _probe_env(tmp_path: Path) -> dict[str, str]:
     # The probe callback lives in tests/: the sweep's process must be able to import it.
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**wandb_env(tmp_path), "PYTHONPATH": path}
+    # Without WANDB_SILENT, as most users run it: getdata then sets it around wandb.init() only,
+    # which must not look like a changed W&B environment (a new service for every job).
+    env = {k: v for k, v in wandb_env(tmp_path).items() if k != "WANDB_SILENT"}
+    assert "WANDB_SILENT" not in os.environ
+    return {**env, "PYTHONPATH": path}
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
