@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from . import session
 from .check import EXIT_CHANGED
 from .config import config_dir, register_configs
 from .errors import BRIEF_ERRORS_ENV, explain, full_errors
@@ -66,9 +67,10 @@ def cli() -> None:
     a `+key` hint that getdata would then refuse; unless the user set HYDRA_FULL_ERROR=1, Hydra
     is asked to raise them instead, and they are printed here in one line.
 
-    The run is complete on disk when main() returns (the W&B service was torn down); tearing down
-    the interpreter (hydra, wandb, pyarrow, aiohttp modules) took another 0.2-0.45 s. A sweep
-    exits normally: the joblib launcher's workers must be shut down.
+    Each run file is complete on disk when its job returns (getdata/session.py); the W&B service
+    the jobs shared is stopped once main() returns (os._exit skips wandb's atexit hook, which
+    would). Tearing down the interpreter (hydra, wandb, pyarrow, aiohttp modules) took another
+    0.2-0.45 s. A sweep exits normally: the joblib launcher's workers must be shut down.
     """
     problem = bad_override(sys.argv[1:])
     if problem:
@@ -80,7 +82,12 @@ def cli() -> None:
     code = 0
     try:
         with private_tmpdir():
-            main()
+            try:
+                main()
+            finally:
+                # Inside the private TMPDIR, which wandb-core uses until it is stopped (a
+                # service still starting when a job failed needs it to say where it listens).
+                session.close()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -328,7 +329,7 @@ def _log_files(
         **wandb_options(cfg),
     )
     _closing_line(cfg, name, size, sha256, tracked)
-    paths = [str(k.path.resolve()) for k in kept]
+    paths = _absolute(kept)
     return Result(
         artifact=name,
         status="ok",
@@ -338,6 +339,20 @@ def _log_files(
         paths=paths,
         drift=drift,
     )
+
+
+def _absolute(kept: list[Kept]) -> list[str]:
+    """Where the kept files are, as absolute paths: each folder is resolved once (resolve() per
+    file took 0.9 s for 10,000 files); the files themselves are regular files getdata wrote,
+    never links (archives' links are not unpacked)."""
+    folders: dict[str, str] = {}
+    paths = []
+    for k in kept:
+        parent, name = os.path.split(k.path)
+        if parent not in folders:
+            folders[parent] = str(Path(parent).resolve())
+        paths.append(os.path.join(folders[parent], name))
+    return paths
 
 
 def _log_reference(

@@ -51,14 +51,23 @@ def _redact_file(path: Path) -> None:
     `Authorization: ***` unquoted would be a YAML alias, not a string."""
     if not path.is_file():
         return
-    data = yaml.safe_load(path.read_text())
+    data = yaml.load(path.read_text(), Loader=_SafeLoader)
     clean = redact(data)
     if clean != data:
-        text = yaml.safe_dump(clean, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        text = yaml.dump(
+            clean, Dumper=_SafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+        )
         # Parallel jobs may rewrite the same file: replace it whole, never half-written.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
+
+
+# libyaml's safe loader and dumper when PyYAML has them (the same YAML, 5-10x faster than the
+# pure-Python ones): every job reads back its three saved files, and a sweep's job its
+# multirun.yaml (20-40 ms a job with the pure-Python loader).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class SweepSummary(Callback):

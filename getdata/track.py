@@ -1,4 +1,5 @@
-"""The W&B run and artifact: the only module that imports wandb.
+"""The W&B run and artifact: with getdata/session.py (the service its runs share), the only
+module that imports wandb.
 
 Online when W&B credentials exist for the W&B server, offline otherwise, so getdata runs on a
 machine with no account; ``WANDB_MODE`` and ``wandb.mode`` override that. :func:`preflight`
@@ -28,9 +29,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
+from . import session
 from .config import WandbConfig, WandbMode
 from .errors import GetDataError, chain, explain
 from .redact import redact, redact_metadata, redact_text, redact_url
+from .runfile import last_record
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +175,9 @@ def preflight(cfg: WandbConfig) -> Settled:
     elif settled.mode == "offline":
         why = "no W&B credentials" if settled.key_source is None else settled.chosen_by
         log.info("W&B: offline (%s); the run can be uploaded later with `wandb sync`", why)
+    if settled.mode != "disabled":
+        # The run will be logged: wandb-core starts (or is kept) while the download runs.
+        session.start(_quiet())
     return settled
 
 
@@ -395,9 +401,10 @@ def _log(
     # Our own run id, so that the folder of a run that failed (even in init) is known to be ours
     # and can be removed, also when parallel jobs of a sweep share the wandb folder.
     run_id = secrets.token_hex(4)
-    quiet = {} if os.environ.get("WANDB_SILENT") else {"WANDB_SILENT": "true"}
+    quiet = _quiet()
+    session.ready(quiet)  # the service started during the download, or a new one
     try:
-        with _argv_redacted(), _environment(quiet):
+        with _argv_redacted(), _environment(quiet), session.own_address():
             run = wandb.init(
                 id=run_id,
                 project=cfg.project,
@@ -436,22 +443,47 @@ def _log(
     finally:
         try:
             run.finish(exit_code=0 if logged_ok else 1)
+            if logged_ok:
+                _wait_written(wandb, Path(str(run.settings.sync_file)))
+        except BaseException:
+            logged_ok = False
+            raise
         finally:
-            try:
-                wandb.teardown()
-                if logged_ok and mode == "offline":
-                    _check_run_written(Path(str(run.settings.sync_dir)))
-            except BaseException:
-                logged_ok = False
-                raise
-            finally:
-                # finish() can return before wandb-core has flushed the offline run file (seen:
-                # 1 run in 25 had only its header); teardown (above) waits for it, so the run is
-                # complete on disk when this job returns, and the next job of a sweep starts a
-                # fresh session. A run without its artifact (failed, interrupted, SIGTERM,
-                # disk full) is nothing to sync: no empty or header-only run file stays.
-                if not logged_ok:
+            # A run without its artifact (failed, interrupted, SIGTERM, disk full) is nothing to
+            # sync: the service is torn down (its writer closes the file) and no empty or
+            # header-only run folder stays. The next job starts a fresh service.
+            if not logged_ok:
+                try:
+                    wandb.teardown()
+                finally:
                     _remove_run_folders(run_id)
+
+
+def _quiet() -> dict[str, str]:
+    """wandb's console lines off, unless the user asked for them (WANDB_SILENT)."""
+    return {} if os.environ.get("WANDB_SILENT") else {"WANDB_SILENT": "true"}
+
+
+def _wait_written(wandb: Any, run_file: Path) -> None:
+    """The run file is complete on disk when the job returns, and the service lives on for the
+    next job (getdata/session.py). finish() can return before wandb-core has flushed the file;
+    it is read back until its exit record is there; should that take longer than
+    session.WRITE_TIMEOUT, the service is torn down, which always writes it."""
+    folder = run_file.parent
+    if not session.wait_written(run_file, check=lambda: _check_run_written(folder)):
+        log.debug(
+            "W&B: %s incomplete after %.0f s: tearing the service down",
+            run_file,
+            session.WRITE_TIMEOUT,
+        )
+        wandb.teardown()
+    _check_run_written(folder)
+    if not session.wait_written(run_file, timeout=1.0):
+        size = run_file.stat().st_size if run_file.exists() else None
+        raise GetDataError(
+            f"wandb-core did not finish writing {run_file} ({size} bytes, last record: "
+            f"{last_record(run_file)})"
+        )
 
 
 def _remove_run_folders(run_id: str) -> None:

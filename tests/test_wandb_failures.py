@@ -472,6 +472,22 @@ def test_wandb_internals_getdata_uses_are_there() -> None:
     assert settings.silent is True
 
 
+def test_wandb_reads_the_installed_packages_where_getdata_caches_them() -> None:
+    """getdata/session.py caches wandb.util.working_set (read for every run's requirements.txt):
+    a run must still look it up there when it starts, and get the same packages."""
+    import wandb
+    from wandb.sdk.wandb_run import Run
+
+    from getdata.session import _cache_working_set
+
+    assert "from wandb.util import working_set" in inspect.getsource(Run._on_start)
+    _cache_working_set(wandb)
+    cached = wandb.util.working_set
+    assert getattr(cached, "_getdata_cached", False)
+    fresh = {(d.key, d.version) for d in cached.__wrapped__()}
+    assert {(d.key, d.version) for d in cached()} == fresh and ("wandb", wandb.__version__) in fresh
+
+
 def teardown_module() -> None:
     if TIMINGS:
         print("\nW&B failure modes (wandb.timeout=2), whole `python -m getdata` run:")
