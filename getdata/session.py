@@ -62,10 +62,9 @@ def start(env: dict[str, str]) -> None:
     environment variable of its own (wandb.setup() sets and getdata removes WANDB_SERVICE).
     """
     global _starting
-    # Imported here, in the caller's thread (the artifact-name check already has): the thread
-    # below then imports only wandb's own service modules while this one goes on downloading.
-    import wandb  # noqa: F401
-
+    # wandb is imported by the thread (0.6 s), while this one goes on downloading: CPython's
+    # imports are thread-safe (a lock per module; a cycle raises instead of hanging), and if
+    # the thread fails, wandb.init() imports it and reports what went wrong.
     with _lock:
         if _starting is not None:
             return

@@ -130,6 +130,11 @@ def _stdlib_netrc_key(host: str) -> Optional[tuple[str, str]]:
 
 def settle(cfg: WandbConfig) -> Settled:
     """Mode, server and credentials, without touching the network."""
+    chosen = _chosen_mode(cfg)
+    if chosen is not None and chosen[0] != "online":
+        # Offline or disabled by choice: the server and the credentials play no part (and
+        # finding wandb's default server would import wandb, 0.6 s, before the fetch).
+        return Settled(chosen[0], "", chosen_by=chosen[1])
     host = wandb_host()
     key_source: Optional[str] = None
     api_key: Optional[str] = None
@@ -141,18 +146,7 @@ def settle(cfg: WandbConfig) -> Settled:
         found = _netrc_key(host)
         if found:
             api_key, key_source = found
-    if cfg.mode is not WandbMode.auto:
-        mode, chosen_by = cfg.mode.value, f"wandb.mode={cfg.mode.value}"
-    elif os.environ.get("WANDB_MODE"):
-        value = os.environ["WANDB_MODE"]
-        if value.lower() not in _MODE_NAMES:
-            raise GetDataError(
-                f"WANDB_MODE={value!r} is not a W&B mode: use online, offline or disabled"
-            )
-        mode, chosen_by = _MODE_NAMES[value.lower()], f"WANDB_MODE={value}"
-    else:
-        mode = "online" if key_source else "offline"
-        chosen_by = "wandb.mode=auto"
+    mode, chosen_by = chosen or ("online" if key_source else "offline", "wandb.mode=auto")
     if mode == "online" and not key_source:
         shown = redact_url(host)
         raise GetDataError(
@@ -160,6 +154,20 @@ def settle(cfg: WandbConfig) -> Settled:
             f"`wandb login --host {shown}`, or use wandb.mode=offline (nothing was fetched)"
         )
     return Settled(mode, host, key_source, api_key, chosen_by)
+
+
+def _chosen_mode(cfg: WandbConfig) -> Optional[tuple[str, str]]:
+    """The mode wandb.mode or WANDB_MODE asks for, and the words that asked; None for auto."""
+    if cfg.mode is not WandbMode.auto:
+        return cfg.mode.value, f"wandb.mode={cfg.mode.value}"
+    value = os.environ.get("WANDB_MODE")
+    if not value:
+        return None
+    if value.lower() not in _MODE_NAMES:
+        raise GetDataError(
+            f"WANDB_MODE={value!r} is not a W&B mode: use online, offline or disabled"
+        )
+    return _MODE_NAMES[value.lower()], f"WANDB_MODE={value}"
 
 
 def preflight(cfg: WandbConfig) -> Settled:
@@ -173,7 +181,8 @@ def preflight(cfg: WandbConfig) -> Settled:
         _check_server(settled, cfg.timeout)
         log.info("W&B: online at %s (key from %s)", redact_url(settled.host), settled.key_source)
     elif settled.mode == "offline":
-        why = "no W&B credentials" if settled.key_source is None else settled.chosen_by
+        auto = settled.chosen_by == "wandb.mode=auto"
+        why = "no W&B credentials" if auto else settled.chosen_by
         log.info("W&B: offline (%s); the run can be uploaded later with `wandb sync`", why)
     if settled.mode != "disabled":
         # The run will be logged: wandb-core starts (or is kept) while the download runs.
@@ -282,23 +291,6 @@ def _reason(exc: BaseException) -> str:
         return "unknown host"
     text = str(reason).strip().splitlines()
     return redact_text(text[0]) if text else type(reason).__name__
-
-
-def check_artifact_name(name: str) -> None:
-    """Refuse, in one line naming ``artifact.name``, a name W&B would refuse after the download.
-
-    W&B's own rules are applied by constructing a ``wandb.Artifact`` (the public way to ask).
-    """
-    import wandb
-
-    try:
-        wandb.Artifact(name=name, type="raw_data")
-    except ValueError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
-        raise GetDataError(
-            f"artifact.name={redact_text(name)!r} is not a valid W&B artifact name: "
-            f"{redact_text(reason)} (use letters, digits, '-', '_' and '.', at most 128 characters)"
-        ) from None
 
 
 # ---------------------------------------------------------------------------------------------

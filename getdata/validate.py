@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,6 +18,10 @@ from .paths import printable, safe_name
 
 # W&B's own limit on an artifact name (wandb.sdk.artifacts: NAME_MAXLEN).
 ARTIFACT_NAME_MAX = 128
+# The characters wandb accepts in an artifact name (wandb 0.31: exactly these). Checked here
+# rather than by constructing a wandb.Artifact, which would import wandb (0.6 s) before the
+# fetch; tests/test_wandb_failures.py fails loudly if wandb's own rule stops matching this one.
+_WANDB_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class ConfigError(GetDataError):
@@ -66,9 +71,11 @@ def check_artifact_name(name: str, key: str = "artifact.name") -> str:
             f"{key} {printable(name)!r} has a ':' (W&B reads it as name:alias): give the name alone"
         )
     safe_name(name, key)
-    from .track import check_artifact_name as check_wandb_name
-
-    check_wandb_name(name)  # and whatever else W&B itself refuses
+    if not _WANDB_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{key}={printable(name)!r} is not a valid W&B artifact name: use letters, digits, "
+            f"'-', '_' and '.', at most {ARTIFACT_NAME_MAX} characters"
+        )
     return name
 
 

@@ -31,13 +31,13 @@ from getdata.errors import GetDataError
 from getdata.track import (
     EXIT_LOGGED_OFFLINE,
     _add_file,
-    check_artifact_name,
     log_artifact,
     md5_handover_supported,
     preflight,
     settle,
     wandb_host,
 )
+from getdata.validate import check_artifact_name
 from tests.servers import free_port
 from tests.support import logged, only, run_cli, wandb_env
 from tests.wandb_file import find_run_files
@@ -399,7 +399,7 @@ def test_signal_during_the_wandb_phase(tmp_path: Path, http_server, sig: signal.
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["a/b", "x:latest", "has space", "é", "n" * 129])
+@pytest.mark.parametrize("name", ["a/b", "x:latest", "has space", "é", "n" * 129, "a\nb"])
 def test_artifact_names_wandb_refuses(name: str) -> None:
     import wandb
 
@@ -407,13 +407,43 @@ def test_artifact_names_wandb_refuses(name: str) -> None:
         wandb.Artifact(name=name, type="raw_data")
     with pytest.raises(GetDataError) as caught:
         check_artifact_name(name)
-    assert str(caught.value).startswith(f"artifact.name={name!r} is not a valid W&B artifact")
+    assert str(caught.value).startswith("artifact.name")
     assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("name", ["songs", "songs-2024.v1_raw", "n" * 128])
 def test_artifact_names_wandb_accepts(name: str) -> None:
-    check_artifact_name(name)
+    import wandb
+
+    wandb.Artifact(name=name, type="raw_data")
+    assert check_artifact_name(name) == name
+
+
+def test_getdata_accepts_exactly_the_artifact_name_characters_wandb_accepts() -> None:
+    """getdata checks names without importing wandb (before the fetch): its rule must be
+    wandb's, character for character. This fails loudly when wandb changes its rule."""
+    import wandb
+
+    def wandb_ok(name: str) -> bool:
+        try:
+            wandb.Artifact(name=name, type="raw_data")
+        except ValueError:
+            return False
+        return True
+
+    def ours_ok(name: str) -> bool:
+        try:
+            check_artifact_name(name)
+        except GetDataError:
+            return False
+        return True
+
+    for code in range(1, 0x250):
+        name = f"a{chr(code)}b"
+        # (getdata also refuses '.' and '..', which cannot be folder names.)
+        assert ours_ok(name) == wandb_ok(name), name
+    assert ours_ok("x" * 128) and wandb_ok("x" * 128)
+    assert not ours_ok("x" * 129) and not wandb_ok("x" * 129)
 
 
 # ---------------------------------------------------------------------------------------------
