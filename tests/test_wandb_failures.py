@@ -320,6 +320,19 @@ def tiny_disk(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
+def log_offline(data: Path) -> Any:
+    """Log ``data`` (holding DATA) offline as the artifact data.csv."""
+    return log_artifact(
+        WandbConfig(project="getdata-tests", mode=WandbMode.offline),
+        run_config={},
+        name="data.csv",
+        type="raw_data",
+        description="d",
+        metadata={},
+        files=[(data, "data.csv", hashlib.md5(DATA).hexdigest())],
+    )
+
+
 def test_full_disk_keeps_the_data_and_says_how_to_log_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,15 +351,7 @@ def test_full_disk_keeps_the_data_and_says_how_to_log_it(
         monkeypatch.setenv("WANDB_DIR", str(disk))
         wandb.teardown()
         with pytest.raises(GetDataError) as caught:
-            log_artifact(
-                WandbConfig(project="getdata-tests", mode=WandbMode.offline),
-                run_config={},
-                name="data.csv",
-                type="raw_data",
-                description="d",
-                metadata={},
-                files=[(data, "data.csv", hashlib.md5(DATA).hexdigest())],
-            )
+            log_offline(data)
         message = str(caught.value)
         assert "\n" not in message
         assert message == (
@@ -384,15 +389,7 @@ def test_an_incomplete_run_file_is_logged_again_in_a_new_run(
 
     monkeypatch.setattr(session, "wait_written", first_run_incomplete)
     with caplog.at_level(logging.WARNING):
-        tracked = log_artifact(
-            WandbConfig(project="getdata-tests", mode=WandbMode.offline),
-            run_config={},
-            name="data.csv",
-            type="raw_data",
-            description="d",
-            metadata={},
-            files=[(data, "data.csv", hashlib.md5(DATA).hexdigest())],
-        )
+        tracked = log_offline(data)
     assert "logging data.csv again in a new run" in caplog.text
     assert not said_incomplete[0].parent.exists()  # the incomplete run's folder is gone
     run_file, artifact = only(logged(tmp_path))
