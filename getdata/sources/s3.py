@@ -46,7 +46,7 @@ class S3StreamSource(GetSource):
     botocore's machinery costs about 2 ms of CPU per request and reads a body at about 100 MiB/s
     on one event loop; a presigned GET through aiohttp costs about 0.6 ms and reads as fast as
     the http source (benchmarks/netbench.py). Listing, stat and the S3 error codes stay s3fs's.
-    The presigned URL is a credential for an hour: it never leaves this object (errors name
+    A presigned URL is a credential for 15 minutes: it never leaves this object (errors name
     ``display``, never the URL), and each request signs a new one, so a long fetch never runs
     past its expiry.
     """
