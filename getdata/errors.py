@@ -193,6 +193,13 @@ def explain(exc: BaseException) -> str:
     return f"{type(innermost).__name__}: {text}" if text else type(innermost).__name__
 
 
+def failed(where: str, exc: BaseException, tries: int = 1) -> SourceError:
+    """The one line for a failure at ``where``: its cause explained, secrets masked, and how many
+    tries it took when there were more than one."""
+    after = f" (gave up after {tries} attempts)" if tries > 1 else ""
+    return SourceError(redact_text(f"{where}: {explain(exc)}{after}"))
+
+
 @contextmanager
 def describe(source: str) -> Iterator[None]:
     """Turn a low-level failure while reading ``source`` into a one-line :class:`SourceError`."""
@@ -201,4 +208,4 @@ def describe(source: str) -> Iterator[None]:
     except GetDataError:
         raise
     except Exception as exc:
-        raise SourceError(redact_text(f"{source}: {explain(exc)}")) from exc
+        raise failed(source, exc) from exc

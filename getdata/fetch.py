@@ -30,14 +30,13 @@ from fsspec.callbacks import Callback, TqdmCallback
 from .errors import (
     GetDataError,
     IntegrityError,
-    SourceError,
     TruncatedError,
     explain,
+    failed,
     is_transient,
     retry_after,
 )
 from .ranged import Done, fetch_ranged
-from .redact import redact_text
 from .sources import Opened, Source, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -230,12 +229,7 @@ def fetch(
                 except Exception as exc:
                     if attempt >= retry.attempts or not is_transient(exc):
                         if attempt > 1 and is_transient(exc):
-                            raise SourceError(
-                                redact_text(
-                                    f"{source.display}: {explain(exc)} "
-                                    f"(gave up after {attempt} attempts)"
-                                )
-                            ) from exc
+                            raise failed(source.display, exc, attempt) from exc
                         raise
                     wait = retry.delay(attempt, exc)
                     if guard.until is not None:

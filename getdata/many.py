@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .errors import GetDataError, SourceError, explain, is_transient
+from .errors import GetDataError, explain, failed, is_transient
 from .fetch import Fetched, LimitError, Limits, Retry, _Guard, human_bytes
-from .redact import redact_text
 from .sources import Source
 from .sources.http import GetSource, _check_http_response
 from .together import together
@@ -137,10 +136,7 @@ class _Batch:
                     raise
                 except Exception as exc:
                     if not is_transient(exc) or tries >= self.retry.attempts:
-                        after = f" (gave up after {tries} attempts)" if tries > 1 else ""
-                        raise SourceError(
-                            redact_text(f"{source.display}: {explain(exc)}{after}")
-                        ) from exc
+                        raise failed(source.display, exc, tries) from exc
                     wait = self.retry.delay(tries, exc)
                     log.warning(
                         "%s: %s; retrying in %.1f s (attempt %d of %d)",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .errors import SourceError, TruncatedError, explain, is_transient
+from .errors import SourceError, TruncatedError, explain, failed, is_transient
 from .redact import redact_text
 from .sources import Opened, Source, SourceInfo
 from .sources.http import GetSource
@@ -378,12 +378,8 @@ class _Job:
                 if not is_transient(exc):
                     raise
                 if tries >= self.retry.attempts:
-                    raise SourceError(
-                        redact_text(
-                            f"{self.getter.display}: bytes {p.start}-{p.end - 1}: {explain(exc)} "
-                            f"(gave up after {tries} attempts)"
-                        )
-                    ) from exc
+                    where = f"{self.getter.display}: bytes {p.start}-{p.end - 1}"
+                    raise failed(where, exc, tries) from exc
                 wait = self.retry.delay(tries, exc)
                 log.warning(
                     "%s: bytes %d-%d: %s; resuming from byte %d in %.1f s (try %d of %d)",
