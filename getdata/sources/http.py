@@ -186,18 +186,7 @@ def build(cfg: HttpSource) -> Source:
     display = printable(redact_url(cfg.url))
     if urlsplit(cfg.url).scheme not in ("http", "https"):
         raise SourceError(f"{display}: an http source needs an http:// or https:// URL")
-    import aiohttp
-
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.timeout, sock_read=cfg.timeout)
-    fs = fsspec.filesystem(
-        "http",
-        # The bytes as published: a Content-Encoding the server applies anyway is kept, not
-        # decoded, so Content-Length, Range offsets and the hashes all count the same bytes.
-        client_kwargs={"timeout": timeout, "auto_decompress": False},
-        # A new filesystem per run: fsspec would otherwise reuse an instance (and its session)
-        # across datasets of one process.
-        skip_instance_cache=True,
-    )
+    fs = web_filesystem(cfg.timeout)
     name = unquote(urlsplit(cfg.url).path).rstrip("/").rsplit("/", 1)[-1] or "data"
     return HttpStreamSource(
         url=cfg.url,
@@ -208,6 +197,26 @@ def build(cfg: HttpSource) -> Source:
         basename=safe_name(name, "the URL's file name"),
         # identity: the file's own bytes, so Content-Length and Range count the bytes we hash.
         headers={"Accept-Encoding": "identity", **cfg.headers},
+    )
+
+
+def web_filesystem(timeout: float, **options: Any) -> Any:
+    """An fsspec HTTP filesystem whose aiohttp session gives up on a connect or a read after
+    ``timeout`` seconds; ``options`` go to fsspec (e.g. ``get_client``)."""
+    import aiohttp
+
+    return fsspec.filesystem(
+        "http",
+        # The bytes as published: a Content-Encoding the server applies anyway is kept, not
+        # decoded, so Content-Length, Range offsets and the hashes all count the same bytes.
+        client_kwargs={
+            "timeout": aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            "auto_decompress": False,
+        },
+        # A new filesystem per run: fsspec would otherwise reuse an instance (and its session)
+        # across datasets of one process.
+        skip_instance_cache=True,
+        **options,
     )
 
 

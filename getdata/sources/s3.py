@@ -14,7 +14,7 @@ from ..errors import SourceError
 from ..paths import printable
 from ..redact import redact_url
 from .base import Source, SourceInfo, _basename
-from .http import GetSource, _http_info
+from .http import GetSource, _http_info, web_filesystem
 
 KIND = "s3"
 # Connections one S3 filesystem may keep open at once (files fetched at once x ranges of each).
@@ -186,13 +186,4 @@ def _web(timeout: float) -> Any:
         # As many connections as fetch.workers x fetch.connections may want (aiohttp: 100).
         return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL), **kwargs)
 
-    return fsspec.filesystem(
-        "http",
-        get_client=client,
-        # The bytes as stored: a Content-Encoding set on the object is kept, not decoded.
-        client_kwargs={
-            "timeout": aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
-            "auto_decompress": False,
-        },
-        skip_instance_cache=True,
-    )
+    return web_filesystem(timeout, get_client=client)
