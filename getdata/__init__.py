@@ -1,13 +1,25 @@
-"""getdata: fetch a dataset from where it lives and log it as a versioned W&B artifact."""
+"""getdata: fetch a dataset from where it lives and log it as a versioned W&B artifact.
 
-__version__ = "0.1.0"
+The public API: :func:`fetch` (one dataset, as ``python -m getdata`` runs it), its
+:class:`FetchResult`, the one :class:`ConfigError` for every invalid setting, and the error types
+in :mod:`getdata.errors`. ``fetch`` and ``FetchResult`` are loaded on first use: importing the
+package stays cheap for the processes that need none of it (the readers' helper).
+"""
 
-# The Python API. Imported here, not on first use: importing getdata's own fetch module
-# (getdata/fetch.py) binds the package attribute `fetch` to that module, unless the function
-# is bound last, as this line does once every submodule it needs is loaded.
-# The readers' helper process (getdata.formats.contained) needs none of it: importing the API
-# pulls in Hydra and the app (0.5 s), paid on every run's critical path.
-if __import__("os").environ.get("GETDATA_FORMATS_HELPER") != "1":
-    from .api import ConfigError, FetchResult, fetch  # noqa: E402
+from typing import Any
 
-__all__ = ["ConfigError", "FetchResult", "__version__", "fetch"]
+from .errors import ConfigError, GetDataError
+
+__all__ = ["ConfigError", "FetchResult", "GetDataError", "__version__", "fetch"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("fetch", "FetchResult"):
+        from .cli import api
+
+        return getattr(api, name)
+    if name == "__version__":
+        from .config.schema import VERSION
+
+        return VERSION
+    raise AttributeError(f"module 'getdata' has no attribute {name!r}")

@@ -34,6 +34,12 @@ class GetDataError(CompactHydraException):
     """A fetch or log failed for a reason we can explain in one line."""
 
 
+class ConfigError(GetDataError):
+    """A setting that can never work (an override, a value out of range, a name W&B would
+    refuse, an unusable folder), found before anything was fetched. The one class for every
+    invalid setting, from the CLI and the Python API alike (``getdata.ConfigError``)."""
+
+
 class SourceError(GetDataError):
     """The source could not be opened or read (not found, forbidden, unreachable, ...)."""
 
@@ -141,8 +147,6 @@ def explain(exc: BaseException) -> str:
     connect = _connect_failure(exc)
     if isinstance(exc, GetDataError):
         return str(exc)
-    from .extras import missing_extra  # an optional fsspec back-end not installed
-
     if extra := missing_extra(exc):
         return extra
     if code in {"NoSuchBucket"}:
@@ -209,3 +213,47 @@ def describe(source: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise failed(source, exc) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional fsspec back-ends: a missing one is one line naming the getdata extra to install.
+# fsspec raises ImportError ("Install huggingface_hub to access HfFileSystem") when a URL's
+# protocol needs a package that is not installed; its cause names the missing module.
+# ---------------------------------------------------------------------------------------------
+
+# Top-level module of an fsspec implementation -> (extra that installs it, URL schemes).
+EXTRAS: dict[str, tuple[str, str]] = {
+    "huggingface_hub": ("hf", "hf://"),
+    "gcsfs": ("gcs", "gs://, gcs://"),
+    "adlfs": ("azure", "az://, abfs://, abfss://"),
+}
+
+
+class MissingExtraError(GetDataError):
+    """The source needs an optional dependency that is not installed."""
+
+
+def missing_extra(exc: BaseException) -> Optional[str]:
+    """One line naming the extra to install, when ``exc`` is a missing optional back-end."""
+    for item in chain(exc):
+        if not isinstance(item, ImportError):
+            continue
+        named = (item.name or "").split(".")[0]
+        # fsspec's own ImportError has no .name, only the package in its message.
+        module = named if named in EXTRAS else next((m for m in EXTRAS if m in str(item)), None)
+        if module is not None:
+            extra, schemes = EXTRAS[module]
+            return f"{schemes} URLs need {module}: pip install 'getdata[{extra}]'"
+    return None
+
+
+@contextmanager
+def needs_extra() -> Iterator[None]:
+    """Turn fsspec's ImportError for a known optional back-end into a one-line GetDataError."""
+    try:
+        yield
+    except ImportError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        raise MissingExtraError(message) from exc

@@ -13,8 +13,9 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from getdata.app import Result, run
-from getdata.config import config_dir, register_configs, to_app_config
+from getdata.cli.configs import register_configs
+from getdata.config import config_dir, to_app_config
+from getdata.pipeline.run import Result, run
 from tests.wandb_file import LoggedArtifact, artifacts, find_run_files
 
 register_configs()
@@ -37,7 +38,7 @@ def wandb_env(root: Path) -> dict[str, str]:
 
 
 def run_in_process(run_dir: Path, *overrides: str) -> Result:
-    """Compose the config like the app does and call ``getdata.app.run``."""
+    """Compose the config like the app does and call ``getdata.pipeline.run.run``."""
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
     run_config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)

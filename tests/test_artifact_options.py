@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from getdata.options import ConfigError
+from getdata import ConfigError
 from tests.support import logged, only, run_in_process
 from tests.wandb_file import run_info
 
@@ -87,6 +87,6 @@ def test_invalid_options_fail_before_the_fetch(wb: Path, override: str, says: st
 )
 def test_registry_paths_accepted(wb: Path, target: str) -> None:
     from getdata.config import AppConfig, ArtifactConfig
-    from getdata.options import validate
+    from getdata.config import check_config as validate
 
     validate(AppConfig(artifact=ArtifactConfig(link_to=target, ttl_days=1)))

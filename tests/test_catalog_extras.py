@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import MissingConfigException
 
-from getdata.errors import explain
-from getdata.extras import MissingExtraError
+from getdata.errors import MissingExtraError, explain
 from tests.support import compose_cfg, kept_path, logged, only, run_cli, run_in_process, wandb_env
 
 ENTRY = "# @package _global_\ndefaults:\n  - override /source: {source}\n{body}"

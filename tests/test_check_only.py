@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wandb
 
-from getdata.report import run_job
+from getdata.cli.report import run_job
 from tests.support import compose_cfg, logged, run_cli, wandb_env
 
 

@@ -11,14 +11,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from getdata.app import artifact_name
-from getdata.config import (
-    AppConfig,
-    WandbMode,
-    config_dir,
-    register_configs,
-    to_app_config,
-)
+from getdata.cli.configs import register_configs
+from getdata.config import AppConfig, WandbMode, config_dir, to_app_config
+from getdata.pipeline.run import artifact_name
 from getdata.sources.http import HttpSource
 from getdata.sources.local import LocalSource
 from getdata.sources.s3 import S3Source

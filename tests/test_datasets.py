@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import wandb
 
-from getdata.report import run_job
+from getdata.cli.report import run_job
 from tests.support import (
     compose_cfg,
     kept_path,

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import wandb
 
-from getdata.drift import DriftError
-from getdata.report import run_job
+from getdata.cli.report import run_job
+from getdata.pipeline.drift import DriftError
 from tests.support import compose_cfg, logged, run_in_process
 
 

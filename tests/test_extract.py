@@ -15,9 +15,9 @@ from typing import Optional
 
 import pytest
 
-import getdata.extract as extract_mod
+import getdata.store.unpack as extract_mod
 from getdata.errors import GetDataError, IntegrityError
-from getdata.extract import Limits, archive_kind, extract
+from getdata.store.extract import Limits, archive_kind, extract
 
 # Nested folders, an empty file, binary bytes: what a dataset folder looks like.
 FILES: dict[str, bytes] = {
@@ -563,13 +563,13 @@ def test_unknown_kind_refused(tmp_path: Path) -> None:
 def test_interrupt_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = make_tar(_indir(tmp_path) / "data.tar", [_member(n, d) for n, d in FILES.items()])
     calls = []
-    charge = extract_mod._Job.charge
+    charge = extract_mod.Job.charge
 
-    def interrupted(self: extract_mod._Job, member: str, n: int) -> None:
+    def interrupted(self: extract_mod.Job, member: str, n: int) -> None:
         calls.append(member)
         if len(calls) == 2:  # after the first file is on disk
             raise KeyboardInterrupt
         charge(self, member, n)
 
-    monkeypatch.setattr(extract_mod._Job, "charge", interrupted)
+    monkeypatch.setattr(extract_mod.Job, "charge", interrupted)
     refused(tmp_path, archive, error=KeyboardInterrupt)

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from getdata.cli.report import JobReport, run_job
 from getdata.errors import explain, is_transient
-from getdata.report import JobReport, run_job
 from tests.servers import DropProxy, S3FaultProxy, free_port
 from tests.support import (
     compose_cfg,

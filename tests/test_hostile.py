@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import MissingConfigException
 
-from getdata.report import JobReport, run_job
+from getdata.cli.report import JobReport, run_job
 from tests.liars import RawRequest, RawServer, reply, trickle
 from tests.support import (
     compose_cfg,

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from getdata.fetch import Limits, Retry
-from getdata.many import SMALL, fetch_many, suits
-from getdata.report import JobReport, run_job
+from getdata.cli.report import JobReport, run_job
 from getdata.sources import resolve
 from getdata.sources.s3 import S3Source
+from getdata.transfer.batch import SMALL, fetch_many, suits
+from getdata.transfer.policy import Limits, Retry
 from tests.servers import DropProxy, S3FaultProxy
 from tests.support import compose_cfg, leftovers, logged, md5_b64, only
 

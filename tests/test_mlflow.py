@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from getdata.cli.mlproject import build_overrides, hydra_quote, local_path, source_kind
 from getdata.config import bundled_data
-from getdata.mlproject import build_overrides, hydra_quote, local_path, source_kind
 from tests.support import REPO, compose_cfg, kept_path, logged, md5_b64, only, sha256_hex, wandb_env
 from tests.wandb_file import run_info
 
@@ -61,7 +61,7 @@ def run_mlproject_cli(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "getdata.mlproject", *args],
+        [sys.executable, "-m", "getdata.cli.mlproject", *args],
         cwd=cwd,
         env={**os.environ, **env},
         capture_output=True,

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from getdata.errors import SourceError
-from getdata.fetch import Fetched, Retry, fetch
-from getdata.ranged import connections_for
 from getdata.sources import resolve
 from getdata.sources.http import HttpSource
 from getdata.sources.s3 import S3Source
+from getdata.transfer.fetch import Fetched, fetch
+from getdata.transfer.parts import connections_for
+from getdata.transfer.policy import Retry
 from tests.support import leftovers
 
 MiB = 2**20

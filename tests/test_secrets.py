@@ -231,7 +231,7 @@ def test_planted_secrets_appear_nowhere(tmp_path: Path, http_server, s3) -> None
 def test_the_data_description_is_never_masked(wb: Path, tmp_path: Path) -> None:
     """Column values are data, not configuration: a value that looks like a credential reaches
     W&B as it is in the file, while the source URL's credentials are still masked."""
-    from getdata.report import run_job
+    from getdata.cli.report import run_job
     from tests.support import compose_cfg, logged, only
 
     values = ["token=abc", "https://u:p@h/x?key=1"]

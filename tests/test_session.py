@@ -18,8 +18,8 @@ import wandb
 
 from getdata.config import WandbConfig, WandbMode
 from getdata.errors import GetDataError
-from getdata.runfile import complete, last_record
-from getdata.track import log_artifact
+from getdata.tracking.run import log_artifact
+from getdata.tracking.runfile import complete, last_record
 from tests.session_probe import PROBE_FILE, wandb_core_children
 from tests.support import REPO, leftovers, logged, md5_b64, only, run_cli, wandb_env
 from tests.wandb_file import artifacts, find_run_files, read_records

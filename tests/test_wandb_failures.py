@@ -27,18 +27,13 @@ from typing import Any
 
 import pytest
 
-from getdata.config import WandbConfig, WandbMode
+from getdata.cli.report import EXIT_LOGGED_OFFLINE
+from getdata.config import WandbConfig, WandbMode, check_artifact_name
 from getdata.errors import GetDataError
-from getdata.track import (
-    EXIT_LOGGED_OFFLINE,
-    _add_file,
-    log_artifact,
-    md5_handover_supported,
-    preflight,
-    settle,
-    wandb_host,
-)
-from getdata.validate import check_artifact_name
+from getdata.tracking.compat import add_file as _add_file
+from getdata.tracking.compat import md5_handover_supported
+from getdata.tracking.run import log_artifact
+from getdata.tracking.settle import preflight, settle, wandb_host
 from tests.servers import free_port
 from tests.support import logged, only, run_cli, wandb_env
 from tests.wandb_file import find_run_files
@@ -371,7 +366,7 @@ def test_an_incomplete_run_file_is_logged_again_in_a_new_run(
     read-back says so once); its folder goes, and the artifact is in a second, complete run."""
     import wandb
 
-    from getdata import session
+    from getdata.tracking import service as session
 
     data = tmp_path / "data.csv"
     data.write_bytes(DATA)
@@ -535,9 +530,9 @@ def test_wandb_internals_getdata_uses_are_there() -> None:
 
     assert "host" in inspect.signature(read_netrc_auth).parameters
     assert callable(_get_netrc_file_path)
-    from getdata.track import _settings
+    from getdata.tracking.compat import run_settings
 
-    settings = _settings(wandb, WandbConfig(timeout=3), "online")
+    settings = run_settings(wandb, 3, "online")
     assert settings.x_graphql_timeout_seconds == 3 and settings.x_graphql_retry_max == 2
     assert settings.silent is True
 
@@ -548,7 +543,7 @@ def test_wandb_reads_the_installed_packages_where_getdata_caches_them() -> None:
     import wandb
     from wandb.sdk.wandb_run import Run
 
-    from getdata.session import _cache_working_set
+    from getdata.tracking.compat import cache_working_set as _cache_working_set
 
     assert "from wandb.util import working_set" in inspect.getsource(Run._on_start)
     _cache_working_set(wandb)

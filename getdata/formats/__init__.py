@@ -91,20 +91,6 @@ def head_rows(path: Path, name: str, rows: int) -> Optional[Any]:
     return table
 
 
-def read_head(path: Path, name: str, rows: int) -> Optional[Any]:
-    """head_rows in this process (what the contained child runs)."""
-    fmt_name = table_format(name)
-    if fmt_name is None:
-        return None
-    fmt, _ = kind(name)
-    reader = fmt.module()
-    if reader is None:
-        return None
-    if fmt_name in ("csv", "tsv"):
-        return reader.head(path, rows, name)
-    return reader.head(path, rows)
-
-
 def inspect_file(
     path: Path,
     name: str,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import IntegrityError
-from .describe import Options, describe
+from .describe import Options, describe, read_head
 from .registry import kind
 
 # Formats whose check alone reads everything the check is about (the footer): after a crash in
@@ -92,8 +92,6 @@ class _Helper:
             # pyarrow's jemalloc starts a background thread at import; without it the helper
             # is single-threaded, so forking it is clean (tests/test_contained.py checks).
             "JE_ARROW_MALLOC_CONF": "background_thread:false",
-            # getdata/__init__.py: skip the API's imports (Hydra, the app) in the helper.
-            "GETDATA_FORMATS_HELPER": "1",
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],
@@ -204,8 +202,6 @@ def head_rows(path: Path, name: str, rows: int) -> tuple[Optional[Any], str]:
 
 
 def _heads(send: Connection, items: list[tuple[Path, str]], rows: int) -> None:
-    from . import read_head
-
     for path, name in items:
         try:
             outcome = Outcome(data={"table": read_head(path, name, rows)})

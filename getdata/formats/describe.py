@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import GetDataError, IntegrityError
-from .registry import BINARY, Format, kind
+from .registry import BINARY, Format, kind, table_format
 from .sniff import markup
 from .source import Source
 from .text import HEAD_BYTES, first_line
@@ -128,3 +128,18 @@ def _refuse_markup(source: Source, fmt: Format, *, raw: bool) -> None:
             f"{source.name}: expected {fmt.name} but the bytes look like {found} "
             "(an error or login page?); nothing was logged"
         )
+
+
+def read_head(path: Path, name: str, rows: int) -> Optional[Any]:
+    """The first ``rows`` rows of a table as a pyarrow Table, in this process (what the
+    contained child runs for ``head_rows``); None for a file that is not a table."""
+    fmt_name = table_format(name)
+    if fmt_name is None:
+        return None
+    fmt, _ = kind(name)
+    reader = fmt.module()
+    if reader is None:
+        return None
+    if fmt_name in ("csv", "tsv"):
+        return reader.head(path, rows, name)
+    return reader.head(path, rows)

@@ -9,9 +9,9 @@ import fsspec
 from omegaconf import MISSING
 
 from ..config import SourceConfig
-from ..paths import printable
+from ..names import printable
 from ..redact import redact_url
-from .base import Source, _basename
+from .base import Source, basename_of
 
 KIND = "fsspec"
 
@@ -33,5 +33,5 @@ def build(cfg: FsspecSource) -> Source:
         kind=KIND,
         fs=fs,
         path=path,
-        basename=_basename(path, literal=True),
+        basename=basename_of(path, literal=True),
     )

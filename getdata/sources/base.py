@@ -15,9 +15,9 @@ from typing import Any, Optional
 from fsspec.spec import AbstractFileSystem
 
 from ..errors import SourceError
-from ..paths import printable, safe_name, safe_relpath
+from ..names import printable, safe_name, safe_relpath
 
-_MAGIC = re.compile(r"[*?\[]")
+GLOB_MAGIC = re.compile(r"[*?\[]")
 
 
 @dataclass
@@ -89,14 +89,14 @@ class Source:
         if self.path.endswith("/") or self.fs.isdir(self.path):
             root = self.path.rstrip("/")
             found = self.fs.find(self.path, detail=True, withdirs=False)
-        elif _MAGIC.search(self.path) and not self.fs.exists(self.path):
-            magic = _MAGIC.search(self.path)
+        elif GLOB_MAGIC.search(self.path) and not self.fs.exists(self.path):
+            magic = GLOB_MAGIC.search(self.path)
             assert magic is not None
             # The folder part before the first wildcard is what names are relative to, and
             # what the artifact is named after: data/*.csv -> data.
             root = self.path[: magic.start()].rsplit("/", 1)[0]
             found = self.fs.glob(self.path, detail=True)
-            self.basename = _basename(self.path)
+            self.basename = basename_of(self.path)
         else:
             return None
         members = []
@@ -111,7 +111,7 @@ class Source:
                     f"{printable(shown)}: is a {kind or 'special file'}, not a regular file; "
                     "a folder is logged whole or not at all"
                 )
-            members.append(self._member(path, _relative(path, root, shown), info))
+            members.append(self._member(path, relative_to_root(path, root, shown), info))
         if not members:
             raise SourceError(f"{self.display}: no files there")
         return members
@@ -122,14 +122,14 @@ class Source:
             path=path,
             display=printable(self.fs.unstrip_protocol(path)),
             basename=rel,
-            listed=_normalise_info(info),
+            listed=normalise_info(info),
         )
 
     def stat(self) -> SourceInfo:
         info = self.fs.info(self.path, **self.info_kwargs)
         if info.get("type") == "directory":
             raise SourceError(f"{self.display}: is a directory, not a file")
-        return _normalise_info(info)
+        return normalise_info(info)
 
     def reference(self) -> tuple[str, dict[str, str]]:
         """For ``artifact.mode=reference``: the URI W&B records, and the environment its
@@ -151,7 +151,7 @@ class Source:
         return Opened(stream=stream, info=info, start=start)
 
 
-def _relative(path: str, root: str, shown: str) -> str:
+def relative_to_root(path: str, root: str, shown: str) -> str:
     """A listed path relative to the folder it was listed in, checked to stay inside it.
 
     Taken as the text after the folder (not normalised): an S3 key such as ``p/../../x.csv`` is
@@ -163,7 +163,7 @@ def _relative(path: str, root: str, shown: str) -> str:
     return safe_relpath(path[len(prefix) :], "the listed name").as_posix()
 
 
-def _special(mode: int) -> str:
+def special_kind(mode: int) -> str:
     if stat_mode.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat_mode.S_ISSOCK(mode):
@@ -173,13 +173,10 @@ def _special(mode: int) -> str:
     return "a special file"
 
 
-# Redirects followed at most, like curl's default of 50 but stricter: a loop fails fast.
-
-
-def _basename(path: str, literal: bool = False) -> str:
+def basename_of(path: str, literal: bool = False) -> str:
     """The file name a path or key is logged under (a glob: the folder it matches in)."""
     path = path.rstrip("/")
-    magic = None if literal else _MAGIC.search(path)
+    magic = None if literal else GLOB_MAGIC.search(path)
     if magic:
         # A glob is named after the folder it matches in: data/*.csv -> data
         path = path[: magic.start()].rsplit("/", 1)[0]
@@ -187,23 +184,7 @@ def _basename(path: str, literal: bool = False) -> str:
     return safe_name(name, "the source's file name")
 
 
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-
-
-def _range_start_total(content_range: Optional[str]) -> tuple[Optional[int], Optional[int]]:
-    """(first byte, full size) from a Content-Range like ``bytes 100-999/1000``; None for
-    what is missing, malformed or inconsistent (end before start, end past the size)."""
-    match = _CONTENT_RANGE.match(content_range or "")
-    if not match:
-        return None, None
-    first, last = int(match[1]), int(match[2])
-    total = int(match[3]) if match[3] != "*" else None
-    if last < first or (total is not None and last >= total):
-        return None, None
-    return first, total
-
-
-def _normalise_info(info: dict[str, Any]) -> SourceInfo:
+def normalise_info(info: dict[str, Any]) -> SourceInfo:
     """fsspec's info() differs per filesystem; keep what a reader of the artifact cares about."""
 
     def first(*keys: str) -> Any:

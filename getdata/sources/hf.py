@@ -13,8 +13,8 @@ from omegaconf import MISSING
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..paths import printable, safe_relpath
-from .base import Source, _basename
+from ..names import printable, safe_relpath
+from .base import Source, basename_of
 
 KIND = "hf"
 
@@ -49,5 +49,5 @@ def build(cfg: HfSource) -> Source:
         kind=KIND,
         fs=fs,
         path=path,
-        basename=_basename(path),
+        basename=basename_of(path),
     )

@@ -1,8 +1,7 @@
-"""HTTP(S): one streaming GET; redirects followed here, so credentials keep to their origin."""
+"""HTTP(S): GETs whose redirects are followed here, so credentials keep to their origin."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 from urllib.parse import unquote, urljoin, urlsplit
@@ -11,10 +10,10 @@ import fsspec
 from omegaconf import MISSING
 
 from ..config import SourceConfig
-from ..errors import IntegrityError, SourceError
-from ..paths import printable, safe_name
+from ..errors import SourceError
+from ..names import printable, safe_name
 from ..redact import is_secret_name, redact_url
-from .base import Opened, Source, SourceInfo, _range_start_total
+from .base import Source
 
 KIND = "http"
 
@@ -38,53 +37,26 @@ class GetSource(Source):
     """A source read with plain HTTP GETs on fsspec's event loop, whose response headers also
     answer stat(): http(s) URLs, and S3 objects through presigned URLs (s3.py).
 
-    A kind gives ``_get`` (one GET, redirects handled its own way) and the header that pins a
+    A kind gives ``request`` (one GET, redirects handled its own way) and the header that pins a
     resumed or partial GET to the version already read: ``If-Range`` (a changed object answers
-    200, all of it) or ``If-Match`` (it answers 412).
+    200, all of it) or ``If-Match`` (it answers 412). Reading and checking the answers is the
+    transfer's job (getdata/transfer/).
     """
 
     # Sent with every GET.
     headers: dict[str, str] = field(default_factory=dict)
     pin_header: ClassVar[str] = "If-Range"
 
-    def open(self, start: int = 0, validator: Optional[str] = None) -> Opened:
-        from fsspec.asyn import sync
-
-        headers = dict(self.headers)
-        if start:
-            headers["Range"] = f"bytes={start}-"
-            if validator:
-                headers[self.pin_header] = validator
-        loop = self.fs.loop
-        response = sync(loop, self._get, headers)
-        try:
-            resumed = _check_http_response(self.display, response, start)
-        except BaseException:
-            response.close()
-            raise
-        if resumed < 0:
-            response.close()
-            return self.open(0)  # a 206 we cannot trust, 412 or 416: start over, whole
-        return Opened(
-            stream=_HttpBody(loop, response),
-            info=self._info(response, resumed),
-            start=resumed,
-            aread=response.content.read,
-            loop=loop,
-            ranges=self._serves_ranges(response),
-        )
-
     def part_headers(self, first: int, last: int, validator: str) -> dict[str, str]:
         """Headers for bytes ``first``-``last`` (inclusive) of the version ``validator`` names."""
         return {**self.headers, "Range": f"bytes={first}-{last}", self.pin_header: validator}
 
-    async def _get(self, headers: dict[str, str]) -> Any:
+    async def request(self, headers: dict[str, str]) -> Any:
+        """One GET with ``headers``, on the filesystem's event loop: the aiohttp response."""
         raise NotImplementedError
 
-    def _info(self, response: Any, start: int) -> SourceInfo:
-        return _http_info(response, start)
-
-    def _serves_ranges(self, response: Any) -> bool:
+    def serves_ranges(self, response: Any) -> bool:
+        """The server says it serves byte ranges of this object."""
         return response.headers.get("Accept-Ranges", "").strip().lower() == "bytes"
 
 
@@ -104,7 +76,7 @@ class HttpStreamSource(GetSource):
     def reference(self) -> tuple[str, dict[str, str]]:
         return self.url, {}
 
-    async def _get(self, headers: dict[str, str]) -> Any:
+    async def request(self, headers: dict[str, str]) -> Any:
         session = await self.fs.set_session()
         url = self.url
         for _ in range(MAX_REDIRECTS + 1):
@@ -133,53 +105,6 @@ def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"
-
-
-def _check_http_response(display: str, response: Any, start: int) -> int:
-    """Where the body starts in the object: ``start`` for a 206 that proves it, 0 for a 200,
-    -1 for a reply to a resume that must be restarted. Anything else fails with one line."""
-    status = response.status
-    if status == 404:
-        raise SourceError(f"{display}: not found (HTTP 404): check the URL")
-    if status in (412, 416) and start:
-        return -1  # changed since (If-Match), or nothing at that offset: shorter than before
-    if status >= 400:
-        response.raise_for_status()
-    if status == 200:
-        return 0
-    if status == 206:
-        content_range = response.headers.get("Content-Range")
-        if not start:
-            raise IntegrityError(
-                f"{display}: the server sent part of the file (HTTP 206) to a request for all "
-                "of it; refused"
-            )
-        begin, total = _range_start_total(content_range)
-        if begin != start or total is None:
-            return -1  # not the bytes we asked for: never splice them
-        return start
-    raise SourceError(f"{display}: the server answered HTTP {status}, not the file")
-
-
-class _HttpBody(io.RawIOBase):
-    """A blocking reader over an aiohttp response body (read on fsspec's event loop)."""
-
-    def __init__(self, loop: Any, response: Any) -> None:
-        self.loop = loop
-        self.response = response
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        from fsspec.asyn import sync
-
-        return sync(self.loop, self.response.content.read, size)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.response.close()
-        super().close()
 
 
 def build(cfg: HttpSource) -> Source:
@@ -217,22 +142,4 @@ def web_filesystem(timeout: float, **options: Any) -> Any:
         # across datasets of one process.
         skip_instance_cache=True,
         **options,
-    )
-
-
-def _http_info(response: Any, start: int) -> SourceInfo:
-    """SourceInfo from an aiohttp response to a GET (206 when resuming from ``start``)."""
-    headers = response.headers
-    size: Optional[int] = None
-    if response.status == 206:
-        size = _range_start_total(headers.get("Content-Range"))[1]
-    elif (length := headers.get("Content-Length", "")).isdigit():
-        size = int(length)
-    encoding = headers.get("Content-Encoding", "identity").strip().lower()
-    return SourceInfo(
-        size=size,
-        etag=headers.get("ETag"),
-        last_modified=headers.get("Last-Modified"),
-        content_type=headers.get("Content-Type", "").partition(";")[0] or None,
-        content_encoding=None if encoding in ("", "identity") else encoding,
     )

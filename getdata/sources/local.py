@@ -12,8 +12,8 @@ from omegaconf import MISSING
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..paths import printable, safe_relpath
-from .base import _MAGIC, Source, SourceInfo, _basename, _normalise_info, _special
+from ..names import printable, safe_relpath
+from .base import GLOB_MAGIC, Source, SourceInfo, basename_of, normalise_info, special_kind
 
 KIND = "local"
 
@@ -32,7 +32,7 @@ class LocalFileSource(Source):
     def members(self) -> Optional[list[Source]]:
         if os.path.isdir(self.path):
             return self._walk()
-        if _MAGIC.search(self.path) and not os.path.lexists(self.path):
+        if GLOB_MAGIC.search(self.path) and not os.path.lexists(self.path):
             return super().members()
         return None
 
@@ -45,8 +45,8 @@ class LocalFileSource(Source):
             raise SourceError(f"{self.display}: is a directory, not a file")
         if not stat_mode.S_ISREG(st.st_mode):
             # A FIFO would block the read forever, a device never end.
-            raise SourceError(f"{self.display}: is {_special(st.st_mode)}, not a regular file")
-        return _normalise_info(self.fs.info(self.path))
+            raise SourceError(f"{self.display}: is {special_kind(st.st_mode)}, not a regular file")
+        return normalise_info(self.fs.info(self.path))
 
     def _walk(self) -> list[Source]:
         """Every regular file below the folder. A link to a file or folder inside it is followed
@@ -88,13 +88,13 @@ class LocalFileSource(Source):
                                 path=os.path.realpath(target),
                                 display=printable(shown),
                                 basename=rel_name,
-                                listed=_normalise_info(self.fs.info(target)),
+                                listed=normalise_info(self.fs.info(target)),
                             )
                         )
                     else:
                         raise SourceError(
-                            f"{printable(shown)}: is {_special(st.st_mode)}, not a regular file; "
-                            "a folder is logged whole or not at all"
+                            f"{printable(shown)}: is {special_kind(st.st_mode)}, not a regular "
+                            "file; a folder is logged whole or not at all"
                         )
 
         walk(root, "", frozenset({root}))
@@ -111,5 +111,5 @@ def build(cfg: LocalSource) -> Source:
         kind="local",
         fs=fsspec.filesystem("file"),
         path=path,
-        basename=_basename(path, literal=os.path.lexists(path)),
+        basename=basename_of(path, literal=os.path.lexists(path)),
     )

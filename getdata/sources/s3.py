@@ -11,10 +11,10 @@ from omegaconf import MISSING
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..paths import printable
+from ..names import printable
 from ..redact import redact_url
-from .base import Source, SourceInfo, _basename
-from .http import GetSource, _http_info, web_filesystem
+from .base import Source, basename_of
+from .http import GetSource, web_filesystem
 
 KIND = "s3"
 # Connections one S3 filesystem may keep open at once (files fetched at once x ranges of each).
@@ -66,7 +66,7 @@ class S3StreamSource(GetSource):
         env = {"AWS_S3_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}
         return uri, env
 
-    async def _get(self, headers: dict[str, str]) -> Any:
+    async def request(self, headers: dict[str, str]) -> Any:
         import yarl
 
         version = {"VersionId": self.version_id} if self.version_id else {}
@@ -90,12 +90,7 @@ class S3StreamSource(GetSource):
             response.close()
         raise S3ResponseError(status, _error_code(body), response.headers)
 
-    def _info(self, response: Any, start: int) -> SourceInfo:
-        info = _http_info(response, start)
-        info.version_id = response.headers.get("x-amz-version-id")
-        return info
-
-    def _serves_ranges(self, response: Any) -> bool:
+    def serves_ranges(self, response: Any) -> bool:
         return True  # every S3 object can be read by ranges
 
 
@@ -150,7 +145,7 @@ def build(cfg: S3Source) -> Source:
         kind="s3",
         fs=fs,
         path=path,
-        basename=_basename(parts.path, literal=True),
+        basename=basename_of(parts.path, literal=True),
         info_kwargs=version,
         version_id=cfg.version_id,
         endpoint_url=cfg.endpoint_url,

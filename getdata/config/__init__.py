@@ -1,0 +1,42 @@
+"""Configuration: the typed schema (``schema``), every check of a setting (``checks``) and the
+user's catalog (``catalog``). The names most modules need are handed on here."""
+
+from .checks import check_artifact_name, check_config, check_writable_folder
+from .schema import (
+    VERSION,
+    AppConfig,
+    ArtifactConfig,
+    ArtifactMode,
+    DriftAction,
+    ExtractConfig,
+    FetchConfig,
+    InFolder,
+    InspectConfig,
+    SourceConfig,
+    WandbConfig,
+    WandbMode,
+    bundled_data,
+    config_dir,
+    to_app_config,
+)
+
+__all__ = [
+    "VERSION",
+    "AppConfig",
+    "ArtifactConfig",
+    "ArtifactMode",
+    "DriftAction",
+    "ExtractConfig",
+    "FetchConfig",
+    "InFolder",
+    "InspectConfig",
+    "SourceConfig",
+    "WandbConfig",
+    "WandbMode",
+    "bundled_data",
+    "check_artifact_name",
+    "check_config",
+    "check_writable_folder",
+    "config_dir",
+    "to_app_config",
+]

@@ -1,0 +1,167 @@
+"""Every check of a setting, made before the first byte is fetched and before a W&B run starts:
+numeric ranges, the artifact's name and W&B options, and the folders getdata will write to.
+
+Each failure is one line naming the key to change, raised as the one :class:`ConfigError`.
+The W&B rules are W&B's own (wandb/sdk/artifacts/_validators.py, 0.31): an alias has no "/" or
+":", a tag is words of letters, digits, "-" and "_" separated by single spaces. getdata adds that
+an alias is not a version name ("v3": W&B assigns those) and that a Registry path has no alias
+(``:x``): the link gets ``artifact.aliases``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import ConfigError
+from ..names import name_problem, printable
+from .schema import AppConfig
+
+# W&B's own limit on an artifact name (wandb.sdk.artifacts: NAME_MAXLEN); aliases and tags are
+# held to it too.
+MAX_LEN = 128
+# The characters wandb accepts in an artifact name (wandb 0.31: exactly these). Checked here
+# rather than by constructing a wandb.Artifact, which would import wandb (0.6 s) before the
+# fetch; tests/test_wandb_failures.py fails loudly if wandb's own rule stops matching this one.
+_WANDB_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_TAG = re.compile(r"^[-\w]+( [-\w]+)*$")
+_VERSION = re.compile(r"^v\d+$")
+# One part of a Registry path: an org/entity, a project (wandb-registry-<name>) or a collection.
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+__all__ = [
+    "MAX_LEN",
+    "ConfigError",
+    "check_artifact_name",
+    "check_config",
+    "check_writable_folder",
+]
+
+
+def check_config(cfg: AppConfig) -> None:
+    """Every setting of ``cfg`` that can be checked without touching a folder or the network."""
+    _check_ranges(cfg)
+    _check_artifact_options(cfg)
+    if cfg.artifact.name is not None:
+        check_artifact_name(cfg.artifact.name)
+
+
+def _at_least(key: str, value: Any, low: float, high: Optional[float] = None) -> None:
+    ok = isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
+    ok = ok and value >= low and (high is None or value <= high)
+    if not ok:
+        limit = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
+        raise ConfigError(f"{key}={value!r} is out of range: it must be {limit}")
+
+
+def _check_ranges(cfg: AppConfig) -> None:
+    """Numeric settings within the ranges that make sense."""
+    fetch = cfg.fetch
+    _at_least("fetch.chunk_size", fetch.chunk_size, 1024, 256 * 2**20)
+    _at_least("fetch.attempts", fetch.attempts, 1, 100)
+    _at_least("fetch.backoff", fetch.backoff, 0, 3600)
+    _at_least("fetch.backoff_max", fetch.backoff_max, 0, 24 * 3600)
+    _at_least("fetch.workers", fetch.workers, 1, 256)
+    _at_least("fetch.requests", fetch.requests, 1, 256)
+    _at_least("fetch.connections", fetch.connections, 0, 64)
+    _at_least("fetch.max_bytes", fetch.max_bytes, 1)
+    _at_least("fetch.min_free_bytes", fetch.min_free_bytes, 0)
+    if fetch.deadline is not None:
+        _at_least("fetch.deadline", fetch.deadline, 0.001)
+    timeout = getattr(cfg.source, "timeout", None)
+    if timeout is not None:
+        _at_least("source.timeout", timeout, 0.001, 24 * 3600)
+    _at_least("extract.max_files", cfg.extract.max_files, 1)
+    _at_least("extract.max_bytes", cfg.extract.max_bytes, 1)
+    _at_least("extract.max_ratio", cfg.extract.max_ratio, 1)
+    _at_least("inspect.max_columns", cfg.inspect.max_columns, 0)
+    _at_least("artifact.preview_rows", cfg.artifact.preview_rows, 0, 100_000)
+
+
+def check_artifact_name(name: str, key: str = "artifact.name") -> str:
+    """A W&B artifact name that is also safe as a folder name inside the data folder (and keeps
+    ``<state_dir>/<name>.json`` inside state_dir)."""
+    shown = f"{key}={printable(name)!r}"
+    if not name:
+        raise ConfigError(f"{key} is empty: give the artifact a name")
+    if len(name) > MAX_LEN:
+        raise ConfigError(f"{key} is longer than W&B's {MAX_LEN} characters")
+    if ":" in name:
+        raise ConfigError(f"{shown} has a ':' (W&B reads it as name:alias): give the name alone")
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"{shown} is refused: it has {problem}")
+    if not _WANDB_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{shown} is not a valid W&B artifact name: use letters, digits, "
+            f"'-', '_' and '.', at most {MAX_LEN} characters"
+        )
+    return name
+
+
+def _check_artifact_options(cfg: AppConfig) -> None:
+    """Refuse artifact options W&B would reject, in one line naming the setting."""
+    art = cfg.artifact
+    for alias in art.aliases:
+        _check_alias(str(alias))
+    for tag in art.tags:
+        tag = str(tag)
+        if len(tag) > MAX_LEN or not _TAG.match(tag):
+            raise ConfigError(
+                f"artifact.tags: {tag!r} is not a valid tag: use letters, digits, '-' and '_', "
+                "words separated by single spaces"
+            )
+    if art.ttl_days is not None and art.ttl_days < 1:
+        raise ConfigError(
+            f"artifact.ttl_days={art.ttl_days}: use a number of days >= 1, or null to keep it"
+        )
+    if art.link_to is not None:
+        _check_link(art.link_to)
+    if cfg.wandb.name is not None and (
+        not cfg.wandb.name.strip() or len(cfg.wandb.name) > MAX_LEN or _control(cfg.wandb.name)
+    ):
+        raise ConfigError(f"wandb.name: use 1 to {MAX_LEN} printable characters")
+
+
+def _check_alias(alias: str) -> None:
+    if not alias or len(alias) > MAX_LEN or _control(alias) or alias != alias.strip():
+        problem = f"use 1 to {MAX_LEN} printable characters"
+    elif "/" in alias or ":" in alias:
+        problem = "an alias cannot contain '/' or ':'"
+    elif _VERSION.match(alias):
+        problem = "v<N> is the version name W&B assigns itself"
+    else:
+        return
+    raise ConfigError(f"artifact.aliases: {alias!r} is not a valid alias: {problem}")
+
+
+def _check_link(path: str) -> None:
+    parts = path.split("/")
+    if len(parts) in (2, 3) and all(_PART.match(p) and len(p) <= MAX_LEN for p in parts):
+        return
+    raise ConfigError(
+        f"artifact.link_to={path!r}: expected [<org>/]wandb-registry-<registry>/<collection> "
+        "(letters, digits, '.', '_', '-'; the aliases come from artifact.aliases)"
+    )
+
+
+def _control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def check_writable_folder(folder: Path, key: str) -> None:
+    """``folder`` exists as a writable folder, or can be made: blame the folder, not the source."""
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            raise ConfigError(f"{key}={folder}: {probe} is a broken link")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{key}={folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}={folder}: {probe} is not writable")

@@ -1,0 +1,138 @@
+"""One dataset, start to finish: config -> source -> transfer -> store -> inspect -> track."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import (
+    AppConfig,
+    ArtifactMode,
+    check_artifact_name,
+    check_config,
+    check_writable_folder,
+)
+from ..errors import describe, needs_extra
+from ..formats.contained import warm_up
+from ..sources import Source, SourceInfo, resolve
+from ..store.extract import archive_stem
+from ..store.workspace import Workspace
+from ..tracking.settle import preflight
+from .check import check
+from .collect import Kept, fetch_all
+from .drift import Drift, DriftError, check_drift
+from .log import Result, log_files, log_reference
+from .state import State, fingerprint
+
+log = logging.getLogger("getdata")
+
+__all__ = ["Result", "artifact_name", "run"]
+
+
+def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
+    """Fetch the configured source, check it, and log it as a W&B artifact."""
+    data_dir = _check_config(cfg, run_dir)
+    if cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only:
+        warm_up()  # the readers' helper process starts (0.5 s) while the work below goes on
+    source, members, name = _open_source(cfg)
+    # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
+    state = State(Path(cfg.state_dir), name)
+    current = _ask_source(source, members) if cfg.skip_unchanged or cfg.check_only else None
+    if cfg.check_only:
+        return Result(artifact=name, status=check(state, current, source.display, name))
+    if cfg.skip_unchanged and state.unchanged(current, source.display):
+        log.info("%s: unchanged since the last fetch of %s; nothing to do", source.display, name)
+        return Result(artifact=name, status="unchanged")
+    preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
+    if cfg.artifact.mode is ArtifactMode.reference:
+        result = log_reference(cfg, source, name, run_config, members)
+    else:
+        result, fetched = _fetch_and_log(cfg, source, members, name, data_dir, run_config)
+        # Fingerprint what was fetched, without asking the source again.
+        current = current or _fingerprint_fetched(fetched, members)
+    state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
+    return result
+
+
+def _open_source(cfg: AppConfig) -> tuple[Source, Optional[list[Source]], str]:
+    """The source, its files when it is a folder, prefix or glob, and the artifact's name."""
+    with needs_extra():
+        source = resolve(cfg.source)
+    with describe(source.display):
+        members = source.members()  # a listing (a glob names the artifact after its folder)
+    name = check_artifact_name(
+        cfg.artifact.name
+        or artifact_name(archive_stem(source.basename) if cfg.source.extract else source.basename)
+    )
+    return source, members, name
+
+
+def _ask_source(source: Source, members: Optional[list[Source]]) -> Any:
+    with describe(source.display):
+        return _fingerprint(source, members)
+
+
+def _fetch_and_log(
+    cfg: AppConfig,
+    source: Source,
+    members: Optional[list[Source]],
+    name: str,
+    data_dir: Path,
+    run_config: dict[str, Any],
+) -> tuple[Result, SourceInfo]:
+    log.info("fetching %s", source.display)
+    with Workspace(data_dir, name) as workspace:
+        kept, info = fetch_all(cfg, source, members, workspace)
+        drift = _compare_schema(cfg, name, kept, workspace)
+    folder = members is not None or cfg.source.extract
+    result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+    drift.save(result.sha256)
+    return result, info
+
+
+def _check_config(cfg: AppConfig, run_dir: Path) -> Path:
+    """Everything about the config that can be checked before a request: the data folder."""
+    check_config(cfg)
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else run_dir / "data"
+    if cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only:
+        check_writable_folder(data_dir, "data_dir")
+    check_writable_folder(Path(cfg.state_dir), "state_dir")
+    return data_dir
+
+
+def _compare_schema(cfg: AppConfig, name: str, kept: list[Kept], workspace: Workspace) -> Drift:
+    """Schema drift against the last fetch; on a refusal (on_drift=fail) the version this run
+    kept is removed (one an earlier run kept stays): nothing unlogged stays behind as if good."""
+    try:
+        return check_drift(
+            Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
+        )
+    except DriftError:
+        workspace.discard_new()
+        raise
+
+
+def _fingerprint_fetched(info: SourceInfo, members: Optional[list[Source]]) -> Any:
+    if members is None:
+        return fingerprint(info)
+    return _fingerprint(None, members)  # a folder's listing needs no request
+
+
+def _fingerprint(
+    source: Optional[Source], members: Optional[list[Source]]
+) -> Optional[dict[str, Any]]:
+    if members is None:
+        assert source is not None
+        return fingerprint(source.stat())
+    listed = [(m.basename, fingerprint(m.listed or SourceInfo())) for m in members]
+    if any(fp is None for _, fp in listed):
+        return None
+    return {"files": [[name, fp] for name, fp in listed]}
+
+
+def artifact_name(basename: str) -> str:
+    """A valid W&B artifact name from a file name: letters, digits, '-', '_' and '.' only."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", basename).strip("._") or "data"
+    return name[:128]

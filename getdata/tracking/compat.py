@@ -1,0 +1,149 @@
+"""Every use of a private (``_``-prefixed or undocumented) name of wandb, in one place.
+
+Each is guarded by tests/test_wandb_compat.py, which fails loudly when wandb changes it, and
+pyproject.toml caps wandb to the versions those tests pass on. Where a public API does the job,
+it is used instead (see each function for why it does not, here).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+
+def netrc_key(host: str) -> Optional[tuple[str, str]]:
+    """(API key, netrc path) that `wandb login [--host]` stored for ``host``, if any."""
+    try:
+        # wandb's own reader also maps between its two names for W&B's cloud server.
+        from wandb.sdk.lib.wbauth.wbnetrc import _get_netrc_file_path, read_netrc_auth
+    except ImportError:  # guarded by tests/test_wandb_failures.py
+        return _stdlib_netrc_key(host)
+    try:
+        key = read_netrc_auth(host=host)
+    except Exception:  # an unreadable netrc or a malformed key: no usable credentials
+        return None
+    return (key, str(_get_netrc_file_path())) if key else None
+
+
+def _stdlib_netrc_key(host: str) -> Optional[tuple[str, str]]:
+    import netrc
+    from urllib.parse import urlsplit
+
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        found = netrc.netrc(path).authenticators(urlsplit(host).netloc)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return (found[2], path) if found and found[2] else None
+
+
+def skip_launch_inputs(wandb: Any) -> None:
+    """wandb.init() imports W&B Launch's input machinery (0.24 s, a third of init) to apply
+    inputs a Launch agent may have staged; staging needs that same module already imported, so
+    when it is not, there is nothing to apply and the import is skipped."""
+    run_class = getattr(getattr(wandb.sdk, "wandb_run", None), "Run", None)
+    if (
+        run_class is not None
+        and "wandb.sdk.launch" not in sys.modules
+        and hasattr(run_class, "_detect_and_apply_job_inputs")
+    ):
+        run_class._detect_and_apply_job_inputs = lambda self: None
+
+
+def md5_handover_supported(artifact: Any) -> bool:
+    """True when ``artifact`` labels a handed-over digest as MD5 (guarded by a test)."""
+    algorithm = getattr(artifact, "digest_algorithm", None)
+    return getattr(algorithm, "name", None) == "MANIFEST_MD5" and callable(
+        getattr(artifact, "_add_local_file", None)
+    )
+
+
+def add_file(artifact: Any, path: Path, entry: str, md5: Optional[str]) -> None:
+    """Add a file W&B reads where it is ("immutable": no copy into its staging folder; the file
+    stays in the run folder, so a later `wandb sync` still finds it).
+
+    add_file() would MD5 the whole file again (through mmap, so a 1 GiB file shows as 1 GiB of
+    RSS); the MD5 computed while the bytes streamed is the same digest, so it is handed over via
+    the method add_file() itself calls, but only to an artifact whose digest algorithm is MD5:
+    that method labels the digest with the artifact's algorithm. Otherwise add_file() does the
+    right thing, just slower. tests/test_wandb_failures.py fails loudly if wandb changes either.
+    """
+    if md5 and md5_handover_supported(artifact):
+        digest = base64.b64encode(bytes.fromhex(md5)).decode()
+        try:
+            artifact._add_local_file(entry, str(path), digest=digest, policy="immutable")
+            return
+        except TypeError:
+            pass
+    artifact.add_file(str(path), name=entry, policy="immutable")
+
+
+def run_settings(wandb: Any, timeout: float, mode: str) -> Any:
+    values: dict[str, Any] = {
+        # getdata's output is already in Hydra's job log; don't mirror the console to W&B.
+        "console": "off",
+        # No system-metrics sampler: a download step has no GPU/CPU curves worth keeping, and
+        # starting one costs a process and 0.08 s.
+        "x_disable_stats": True,
+        # wandb's own console lines would repeat (or drown) getdata's one line per outcome.
+        "silent": True,
+    }
+    if mode == "online":
+        # Bounded waits on a server that went away after the preflight, so the fallback to an
+        # offline run comes in tens of seconds, not minutes (wandb's defaults retry for long).
+        values.update(
+            init_timeout=max(30.0, timeout * 3),
+            x_graphql_timeout_seconds=timeout,
+            x_graphql_retry_max=2,
+            x_graphql_retry_wait_max_seconds=2.0,
+            x_file_stream_timeout_seconds=timeout,
+            x_file_stream_retry_max=2,
+            x_file_stream_retry_wait_max_seconds=2.0,
+            x_file_transfer_retry_max=2,
+        )
+    return wandb.Settings(**values)
+
+
+@functools.cache
+def cache_working_set(wandb: Any) -> None:
+    """wandb reads the installed packages (importlib.metadata, 0.1 s) for every run's
+    requirements.txt; they do not change while the process runs, so they are read once.
+    wandb.sdk.wandb_run imports ``working_set`` from wandb.util when a run starts, so the cached
+    version replaces it there (tests/test_wandb_failures.py guards that this is still so)."""
+    util = getattr(wandb, "util", None)
+    original = getattr(util, "working_set", None)
+    if original is None or getattr(original, "_getdata_cached", False):
+        return
+
+    @functools.wraps(original)
+    def cached() -> list[Any]:
+        return _packages(original)
+
+    cached._getdata_cached = True  # type: ignore[attr-defined]
+    util.working_set = cached  # type: ignore[union-attr]
+    cached()  # read now (on the start-up thread, while the download runs)
+
+
+@functools.cache
+def _packages(original: Callable[[], Any]) -> list[Any]:
+    return list(original())
+
+
+def record_kind(payload: bytes) -> Optional[str]:
+    """The kind of a run file record (``"exit"``, ``"artifact"``, ...): wandb's generated
+    protobuf module is internal, and wandb has no public reader of run files."""
+    # The generated protobuf module has no type stubs.
+    from wandb.proto.wandb_internal_pb2 import Record  # type: ignore[attr-defined,unused-ignore]
+
+    record = Record()
+    try:
+        record.ParseFromString(payload)
+    except Exception:  # google.protobuf's DecodeError: not a record
+        return None
+    kind = record.WhichOneof("record_type")
+    return str(kind) if kind else None
