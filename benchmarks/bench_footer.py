@@ -26,9 +26,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from common import alternate, timed
 
 
 def make(path: Path, groups: int) -> None:
@@ -51,12 +52,6 @@ def make(path: Path, groups: int) -> None:
             [dt.date(2000, 1, 1) + dt.timedelta(days=g % 9000) for g in rows]
         )
     pq.write_table(pa.table(columns), path, row_group_size=1)
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -101,11 +96,8 @@ def main() -> None:
             "contained": lambda: describe_file(path, path.name, opts),
             "all_stats": with_stats,
         }
-        times: dict[str, list[float]] = {name: [] for name in cases}
-        for rep in range(args.reps):
-            order = list(cases) if rep % 2 == 0 else list(reversed(cases))
-            for name in order:
-                times[name].append(timed(cases[name]))
+        variants = [(name, lambda fn=fn: timed(fn)) for name, fn in cases.items()]
+        times = alternate(args.reps, variants, title=None)
         base = min(times["baseline"])
         print(f"{'case':<10} {'best s':>8} {'median s':>9} {'best/baseline':>14}")
         for name, values in times.items():

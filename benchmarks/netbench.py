@@ -32,39 +32,49 @@ up there). The tables give medians, and each getdata variant as a ratio to the f
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import re
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from common import (
+    REPO,
+    BenchBase,
+    GiB,
+    MiB,
+    Run,
+    Runner,
+    alternate,
+    boto3_download,
+    child_env,
+    getdata_cmd,
+    git_snapshot,
+    make_file,
+    med,
+    output,
+    print_report,
+    remove,
+    stamped_lines,
+    version,
+    write_results,
+)
+from netbench_cases import BUCKET, CASES
+from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
+from servers import Helper, serve_files
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from bench import Run, Runner, _wait_port, make_file  # noqa: E402
-from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS  # noqa: E402
-
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-CASES = ["http", "s3", "prefix", "sweep"]
 PROFILES = {"A": (20.0, 50.0), "B": (100.0, 10.0), "raw": (0.0, 0.0)}
 TARGETS = {"http": 1.25, "s3": 1.4, "prefix": 2.0, "sweep": 3.0}
-BUCKET = "bench"
+# The "network" (proxy) and the servers get a little priority over everything else on this shared
+# machine, so that other work there slows the clients, not the link.
 NICE = -5
 
 
@@ -81,134 +91,16 @@ QUICK = Sizes(large=128 * MiB, small_count=200, sweep_files=4, sweep_size=16 * M
 
 
 # ---------------------------------------------------------------------------------------------
-# An HTTP file server with Range, If-Range and a strong ETag (what aria2c and rclone need)
+# The benchmark (the cases: netbench_cases.py)
 # ---------------------------------------------------------------------------------------------
 
 
-def serve_range(root: str) -> None:
-    """`netbench.py --serve-range ROOT`: serve ROOT on 127.0.0.1:<free port>, print the port."""
-    base = Path(root).resolve()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_HEAD(self) -> None:
-            self.do_GET(head=True)
-
-        def do_GET(self, head: bool = False) -> None:
-            rel = self.path.split("?", 1)[0].lstrip("/")
-            path = (base / rel).resolve()
-            if not path.is_relative_to(base) or not path.is_file():
-                self.send_error(404)
-                return
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                size = st.st_size
-                etag = f'"{st.st_mtime_ns:x}-{size:x}"'
-                start, end, status = 0, size, 200
-                m = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
-                if_range = self.headers.get("If-Range")
-                if m and (if_range is None or if_range == etag):
-                    a, b = m.groups()
-                    if a:
-                        start, end = int(a), min(size, int(b) + 1 if b else size)
-                    elif b:
-                        start, end = max(0, size - int(b)), size
-                    if start >= size or end <= start:
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{size}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    status = 206
-                self.send_response(status)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(end - start))
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", formatdate(st.st_mtime, usegmt=True))
-                if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-                self.end_headers()
-                if head:
-                    return
-                self.wfile.flush()
-                with contextlib.suppress(ConnectionError):
-                    self.connection.sendfile(f, start, end - start)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 1024
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    print(httpd.server_address[1], flush=True)
-    httpd.serve_forever()
-
-
-class Proc:
-    """A helper process that prints its port on its first line; stopped by stop()."""
-
-    def __init__(self, cmd: list[str]) -> None:
-        self.proc = subprocess.Popen(
-            # The "network" (proxy) and the servers get a little priority over everything else on
-            # this shared machine, so that other work there slows the clients, not the link.
-            ["nice", "-n", str(NICE), *cmd],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        line = self.proc.stdout.readline()  # type: ignore[union-attr]
-        if not line.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"{cmd[:3]} did not start: {line!r}")
-        self.port = int(line)
-        _wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-# ---------------------------------------------------------------------------------------------
-# The benchmark
-# ---------------------------------------------------------------------------------------------
-
-
-class Bench:
+class Bench(BenchBase):
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
+        super().__init__(args, "getdata-netbench-")
         self.sizes = QUICK if args.quick else Sizes()
-        self.reps = args.reps or (1 if args.quick else 3)
-        self.tmp = Path(tempfile.mkdtemp(prefix="getdata-netbench-", dir=args.tmp))
-        self.data = self.tmp / "data"
-        self.out = self.tmp / "out"
-        self.logs = self.tmp / "logs"
-        for d in (self.data, self.out, self.logs):
-            d.mkdir()
-        wb = self.tmp / "wandb"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("WANDB_", "AWS_", "HYDRA_", "RCLONE_")) and k != "PYTHONPATH"
-        }
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = child_env(self.tmp, drop=("WANDB_", "AWS_", "HYDRA_", "RCLONE_"))
         env.update(
-            WANDB_MODE="offline",
-            WANDB_DIR=str(wb),
-            WANDB_DATA_DIR=str(wb / "data"),
-            WANDB_CACHE_DIR=str(wb / "cache"),
-            WANDB_CONFIG_DIR=str(wb / "config"),
-            WANDB_SILENT="true",
-            HYDRA_FULL_ERROR="1",
             AWS_ACCESS_KEY_ID=ACCESS_KEY,
             AWS_SECRET_ACCESS_KEY=SECRET_KEY,
             AWS_DEFAULT_REGION="us-east-1",
@@ -228,21 +120,13 @@ class Bench:
             for label, tree in self.trees.items()
         }
         self.tools = Runner(env, self.tmp, self.logs, args.interval)
-        self.procs: list[Proc] = []
         self.s3: SeaweedFS | None = None
-        self.results: dict[str, Any] = {"cases": {}}
 
     def _tree(self, label: str, ref: str) -> Path:
         path = Path(ref)
         if path.is_dir():
             return path.resolve()
-        snap = self.tmp / f"tree-{label}"
-        snap.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(snap)], input=archive, check=True)
-        return snap
+        return git_snapshot(ref, self.tmp / f"tree-{label}")
 
     # -- servers -------------------------------------------------------------------------------
 
@@ -253,12 +137,15 @@ class Bench:
             make_file(self.data / "http" / f"part{i}.bin", sz.sweep_size)
             for i in range(sz.sweep_files)
         ]
-        self.http = Proc([sys.executable, "-u", __file__, "--serve-range", str(self.data / "http")])
-        self.procs.append(self.http)
+        self.http = Helper(
+            [sys.executable, "-u", __file__, "--serve-range", str(self.data / "http")], nice=NICE
+        )
+        self.helpers.append(self.http)
         if {"s3", "prefix"} & set(self.cases):
             print("  starting SeaweedFS and uploading", flush=True)
             t = time.perf_counter()
             self.s3 = SeaweedFS(self.tmp / "seaweedfs", nice=NICE)
+            self.helpers.append(self.s3)
             client = self.s3.client()
             client.create_bucket(Bucket=BUCKET)
             if "s3" in self.cases:
@@ -287,7 +174,7 @@ class Bench:
                 if profile == "raw":
                     self.endpoints[name, profile] = f"http://127.0.0.1:{port}"
                     continue
-                proxy = Proc(
+                proxy = Helper(
                     [
                         sys.executable,
                         "-u",
@@ -298,70 +185,52 @@ class Bench:
                         str(rate),
                         "--rtt-ms",
                         str(rtt),
-                    ]
+                    ],
+                    nice=NICE,
                 )
-                self.procs.append(proxy)
+                self.helpers.append(proxy)
                 self.endpoints[name, profile] = f"http://127.0.0.1:{proxy.port}"
 
-    def close(self) -> None:
-        for p in self.procs:
-            p.stop()
-        if self.s3:
-            self.s3.stop()
-        if not self.args.keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
     # -- running -------------------------------------------------------------------------------
-
-    def run(self, runner: Runner, label: str, cmd: list[str] | str, **kw: Any) -> Run:
-        load = os.getloadavg()[0]
-        r = runner.run(label, cmd, **kw)
-        r.load = load  # type: ignore[attr-defined]
-        return r
 
     def getdata(self, tree: str, label: str, *overrides: str, multirun: bool = False) -> Run:
         d = self.out / f"run-{time.monotonic_ns()}"
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-        cmd = [sys.executable, "-m", "getdata", *(["-m"] if multirun else []), *overrides]
+        cmd = getdata_cmd(*overrides, f"{key}={d}", multirun=multirun)
         try:
             started = time.time()
-            r = self.run(self.runners[tree], f"{tree} {label}", [*cmd, f"{key}={d}"])
-            r.phases = phases(d, r.seconds, started)  # type: ignore[attr-defined]
+            r = self.runners[tree].run(f"{tree} {label}", cmd)
+            r.notes["phases"] = phases(d, r.seconds, started)
             return r
         finally:
-            shutil.rmtree(d, ignore_errors=True)
+            remove(d)
 
     def tool(self, label: str, cmd: list[str] | str, env: dict[str, str] | None = None) -> Run:
         dest = self.out / "tool"
         dest.mkdir(exist_ok=True)
         try:
-            return self.run(self.tools, label, cmd, env=env, sample=False)
+            return self.tools.run(label, cmd, env=env, sample=False)
         finally:
-            shutil.rmtree(dest, ignore_errors=True)
+            remove(dest)
 
     def measure(
         self, case: str, profile: str, variants: list[tuple[str, str, Callable[[], Run]]]
     ) -> dict[str, Any]:
         """variants: (name, "getdata" | "tool", run); alternating rounds; medians and ratios."""
-        runs: dict[str, list[Run]] = {name: [] for name, _, _ in variants}
-        for r in range(self.reps):
-            order = variants if r % 2 == 0 else list(reversed(variants))
-            print(f"  {case} / {profile}: round {r + 1}/{self.reps}", flush=True)
-            for name, _, fn in order:
-                runs[name].append(fn())
+        runs = alternate(self.reps, [(n, fn) for n, _, fn in variants], f"{case} / {profile}: ")
         kinds = {name: kind for name, kind, _ in variants}
         out: dict[str, Any] = {"runs": {}}
         for name, rs in runs.items():
             out["runs"][name] = {
                 "kind": kinds[name],
-                "median_s": statistics.median(x.seconds for x in rs),
+                "median_s": med(rs),
                 "runs_s": [round(x.seconds, 3) for x in rs],
-                "cpu_s": statistics.median(x.cpu_seconds for x in rs),
-                "tree_peak_rss_mb": statistics.median(x.tree_peak for x in rs) / 1e6,
-                "load_1min": [round(getattr(x, "load", 0.0), 2) for x in rs],
+                "cpu_s": med(rs, "cpu_seconds"),
+                "tree_peak_rss_mb": med(rs, "tree_peak") / 1e6,
+                "load_1min": [round(x.load, 2) for x in rs],
                 "rc": [x.rc for x in rs],
             }
-            ph = [x.phases for x in rs if getattr(x, "phases", None)]  # type: ignore[attr-defined]
+            ph = [x.notes["phases"] for x in rs if x.notes.get("phases")]
             if ph:
                 out["runs"][name]["phases"] = {
                     k: statistics.median(p[k] for p in ph) for k in ph[0]
@@ -377,287 +246,25 @@ class Bench:
             print(f"    -> {n}: {ratio:.2f}x {best}", flush=True)
         return out
 
-    # -- cases ---------------------------------------------------------------------------------
-
-    def case_http(self, profile: str) -> dict[str, Any]:
-        base = self.endpoints["http", profile]
-        url = f"{base}/large.bin"
-        dest = self.out / "tool"
-        variants: list[tuple[str, str, Callable[[], Run]]] = [
-            (t, "getdata", lambda t=t: self.getdata(t, "http", "source=http", f"source.url={url}"))
-            for t in self.trees
-        ]
-        variants += [
-            ("curl", "tool", lambda: self.tool("curl", ["curl", "-sf", url, "-o", f"{dest}/x"])),
-            (
-                "aria2c -x8",
-                "tool",
-                lambda: self.tool(
-                    "aria2c -x8",
-                    [
-                        "aria2c",
-                        "-q",
-                        "-x8",
-                        "-s8",
-                        "--file-allocation=none",
-                        "--allow-overwrite=true",
-                        "-d",
-                        str(dest),
-                        "-o",
-                        "x",
-                        url,
-                    ],
-                ),
-            ),
-            (
-                "rclone (8 streams)",
-                "tool",
-                lambda: self.tool(
-                    "rclone http",
-                    [
-                        "rclone",
-                        "copy",
-                        "--http-url",
-                        base + "/",
-                        ":http:large.bin",
-                        str(dest),
-                        "--multi-thread-streams",
-                        "8",
-                        "--multi-thread-cutoff",
-                        "64M",
-                    ],
-                ),
-            ),
-        ]
-        res = self.measure("http", profile, variants)
-        res["size_bytes"] = self.sizes.large
-        return res
-
-    def _rclone_env(self, profile: str) -> dict[str, str]:
-        return {
-            "RCLONE_CONFIG_SW_TYPE": "s3",
-            "RCLONE_CONFIG_SW_PROVIDER": "SeaweedFS",
-            "RCLONE_CONFIG_SW_ACCESS_KEY_ID": ACCESS_KEY,
-            "RCLONE_CONFIG_SW_SECRET_ACCESS_KEY": SECRET_KEY,
-            "RCLONE_CONFIG_SW_ENDPOINT": self.endpoints["s3", profile],
-            "RCLONE_CONFIG_SW_REGION": "us-east-1",
-        }
-
-    def case_s3(self, profile: str) -> dict[str, Any]:
-        ep = self.endpoints["s3", profile]
-        dest = self.out / "tool"
-        variants: list[tuple[str, str, Callable[[], Run]]] = [
-            (
-                t,
-                "getdata",
-                lambda t=t: self.getdata(
-                    t,
-                    "s3",
-                    "source=s3",
-                    f"source.url=s3://{BUCKET}/large.bin",
-                    f"source.endpoint_url={ep}",
-                ),
-            )
-            for t in self.trees
-        ]
-        variants += [
-            (
-                "boto3 download_file",
-                "tool",
-                lambda: self.tool(
-                    "boto3 download_file",
-                    [sys.executable, __file__, "--boto3-download", ep, "large.bin", f"{dest}/x"],
-                ),
-            ),
-            (
-                "rclone",
-                "tool",
-                lambda: self.tool(
-                    "rclone s3",
-                    ["rclone", "copy", f"sw:{BUCKET}/large.bin", str(dest), "--s3-no-check-bucket"],
-                    env=self._rclone_env(profile),
-                ),
-            ),
-        ]
-        if shutil.which("aws"):
-            variants.append(
-                (
-                    "aws s3 cp",
-                    "tool",
-                    lambda: self.tool(
-                        "aws s3 cp",
-                        [
-                            "aws",
-                            "s3",
-                            "cp",
-                            "--quiet",
-                            "--endpoint-url",
-                            ep,
-                            f"s3://{BUCKET}/large.bin",
-                            f"{dest}/x",
-                        ],
-                    ),
-                )
-            )
-        res = self.measure("s3", profile, variants)
-        res["size_bytes"] = self.sizes.large
-        return res
-
-    def case_prefix(self, profile: str) -> dict[str, Any]:
-        ep = self.endpoints["s3", profile]
-        dest = self.out / "tool"
-        variants: list[tuple[str, str, Callable[[], Run]]] = []
-        for t in self.trees:
-            for extra in self.args.prefix_getdata:
-                name = f"{t} {extra}".strip()
-                variants.append(
-                    (
-                        name,
-                        "getdata",
-                        lambda t=t, extra=extra: self.getdata(
-                            t,
-                            "prefix",
-                            "source=s3",
-                            f"source.url=s3://{BUCKET}/small/",
-                            f"source.endpoint_url={ep}",
-                            "artifact.name=small",
-                            *extra.split(),
-                        ),
-                    )
-                )
-        variants.append(
-            (
-                "rclone --transfers 16",
-                "tool",
-                lambda: self.tool(
-                    "rclone prefix",
-                    [
-                        "rclone",
-                        "copy",
-                        f"sw:{BUCKET}/small/",
-                        str(dest),
-                        "--transfers",
-                        "16",
-                        "--s3-no-check-bucket",
-                    ],
-                    env=self._rclone_env(profile),
-                ),
-            )
-        )
-        if shutil.which("aws"):
-            variants.append(
-                (
-                    "aws s3 cp --recursive",
-                    "tool",
-                    lambda: self.tool(
-                        "aws s3 cp --recursive",
-                        [
-                            "aws",
-                            "s3",
-                            "cp",
-                            "--quiet",
-                            "--recursive",
-                            "--endpoint-url",
-                            ep,
-                            f"s3://{BUCKET}/small/",
-                            str(dest),
-                        ],
-                    ),
-                )
-            )
-        res = self.measure("prefix", profile, variants)
-        res["count"] = self.sizes.small_count
-        res["size_bytes"] = self.sizes.small_size
-        return res
-
-    def case_sweep(self, profile: str) -> dict[str, Any]:
-        base = self.endpoints["http", profile]
-        urls = [f"{base}/{p.name}" for p in self.parts]
-        dest = self.out / "tool"
-        joined = ",".join(f"'{u}'" for u in urls)
-        variants: list[tuple[str, str, Callable[[], Run]]] = []
-        for t in self.trees:
-            for name, launcher in [("basic", ())] + [
-                (f"joblib n_jobs={j}", ("hydra/launcher=joblib", f"hydra.launcher.n_jobs={j}"))
-                for j in self.args.jobs
-            ]:
-                variants.append(
-                    (
-                        f"{t} {name}",
-                        "getdata",
-                        lambda t=t, launcher=launcher, name=name: self.getdata(
-                            t,
-                            f"sweep {name}",
-                            "source=http",
-                            f"source.url={joined}",
-                            *launcher,
-                            multirun=True,
-                        ),
-                    )
-                )
-        curls = " & ".join(
-            f"curl -sf {shlex.quote(u)} -o {shlex.quote(f'{dest}/p{i}')}"
-            for i, u in enumerate(urls)
-        )
-        listing = self.tmp / "aria2-input.txt"
-        listing.write_text("".join(f"{u}\n  out=p{i}\n" for i, u in enumerate(urls)))
-        variants += [
-            (
-                f"{len(urls)} parallel curls",
-                "tool",
-                lambda: self.tool("parallel curls", f"{curls} & wait"),
-            ),
-            (
-                f"aria2c -j{len(urls)}",
-                "tool",
-                lambda: self.tool(
-                    "aria2c -j",
-                    [
-                        "aria2c",
-                        "-q",
-                        f"-j{len(urls)}",
-                        "-x1",
-                        "--file-allocation=none",
-                        "--allow-overwrite=true",
-                        "-d",
-                        str(dest),
-                        "-i",
-                        str(listing),
-                    ],
-                ),
-            ),
-        ]
-        res = self.measure("sweep", profile, variants)
-        res["files"] = len(urls)
-        res["size_bytes"] = self.sizes.sweep_size
-        return res
-
     def describe(self) -> dict[str, Any]:
-        def cmd(*c: str) -> str:
-            try:
-                out = subprocess.run(c, capture_output=True, text=True, timeout=30)
-                return (out.stdout or out.stderr).strip().splitlines()[0]
-            except Exception as exc:  # noqa: BLE001 - a missing tool is just "unknown"
-                return f"unknown ({exc})"
-
         return {
             "when": datetime.now().isoformat(timespec="seconds"),
             "cores": os.cpu_count(),
-            "uptime": cmd("uptime"),
+            "uptime": output("uptime"),
             "trees": {k: str(v) for k, v in self.trees.items()},
-            "commit": cmd("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
-            "weed": cmd(str(Path(sys.executable).parent / "weed"), "version"),
-            "curl": cmd("curl", "--version"),
-            "aria2c": cmd("aria2c", "--version"),
-            "rclone": cmd("rclone", "version"),
-            "aws": cmd("aws", "--version"),
+            "commit": output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
+            "weed": version(str(Path(sys.executable).parent / "weed"), "version"),
+            "curl": version("curl", "--version"),
+            "aria2c": version("aria2c", "--version"),
+            "rclone": version("rclone", "version"),
+            "aws": version("aws", "--version"),
             "quick": self.args.quick,
             "reps": self.reps,
             "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         }
 
 
-_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[getdata\]\[\w+\] - (.*)")
+_LINE = re.compile(r"^\[getdata\]\[\w+\] - (.*)")
 _FETCHED = re.compile(r"fetched .*? in ([\d.]+) s")
 
 
@@ -671,12 +278,7 @@ def phases(run_dir: Path, wall: float, started: float) -> dict[str, float]:
     jobs = 0
     spans: list[tuple[float, float]] = []
     for log in logs:
-        stamps: list[tuple[float, str]] = []
-        for line in log.read_text(errors="replace").splitlines():
-            m = _LINE.match(line)
-            if m:
-                when = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-                stamps.append((when, m[2]))
+        stamps = [(t, m[1]) for t, rest in stamped_lines(log) if (m := _LINE.match(rest))]
         fetched = [(t, msg) for t, msg in stamps if _FETCHED.search(msg)]
         logged = [t for t, msg in stamps if msg.startswith("logged artifact")]
         if not fetched or not logged:
@@ -704,14 +306,6 @@ def phases(run_dir: Path, wall: float, started: float) -> dict[str, float]:
         "wandb_s_per_dataset": wandb / jobs,
         "rest_s_per_dataset": (wall - fetch - wandb) / jobs,
     }
-
-
-def boto3_download(endpoint: str, key: str, dest: str) -> None:
-    """`netbench.py --boto3-download ENDPOINT KEY DEST`: the boto3 baseline as its own process."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.download_file(BUCKET, key, dest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -798,14 +392,15 @@ def main() -> None:
     p.add_argument("--boto3-download", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_range:
-        serve_range(args.serve_range)
+        serve_files(args.serve_range, "range")
         return
     if args.boto3_download:
-        boto3_download(*args.boto3_download)
+        endpoint, key, dest = args.boto3_download
+        boto3_download(endpoint, BUCKET, key, dest)
         return
     args.prefix_getdata = args.prefix_getdata or [""]
     args.jobs = [int(j) for j in args.jobs.split(",") if j]
-    cases = [c for c in args.only.split(",") if c] or CASES
+    cases = [c for c in args.only.split(",") if c] or list(CASES)
     profiles = [x for x in args.profiles.split(",") if x]
     if set(cases) - set(CASES) or set(profiles) - set(PROFILES):
         p.error(f"cases: {', '.join(CASES)}; profiles: {', '.join(PROFILES)}")
@@ -822,20 +417,13 @@ def main() -> None:
         for case in cases:
             bench.results["cases"][case] = {}
             for profile in profiles:
-                bench.results["cases"][case][profile] = getattr(bench, f"case_{case}")(profile)
+                bench.results["cases"][case][profile] = CASES[case](bench, profile)
     finally:
         bench.results["total_s"] = time.perf_counter() - started
-        bench.results["machine"]["uptime_end"] = subprocess.run(
-            ["uptime"], capture_output=True, text=True
-        ).stdout.strip()
-        Path(args.json).write_text(json.dumps(bench.results, indent=2, default=str))
+        bench.results["machine"]["uptime_end"] = output("uptime")
+        write_results(args.json, bench.results)
         bench.close()
-    text = report(bench.results)
-    print()
-    print(text)
-    print(f"\nresults: {args.json}; total {bench.results['total_s']:.0f} s")
-    if args.md:
-        Path(args.md).write_text(text + "\n")
+    print_report(report(bench.results), args.json, bench.results["total_s"], args.md)
 
 
 if __name__ == "__main__":

