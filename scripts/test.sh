@@ -29,6 +29,12 @@ if [ "$floors" = 1 ]; then
   .venv/bin/uv pip install -q --python .venv-floors/bin/python -c .venv-floors/floors.txt -e '.[test]'
 fi
 
+# nginx: the real web server of tests/realservers.py (Debian's nginx-light, ~1 MB), installed if
+# missing; those tests fail without it. /usr/sbin is not on a normal user's PATH, hence the -x.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
+  { as_root apt-get update -qq && as_root apt-get install -y -qq nginx-light; }
+
 export GETDATA_RAY_PYTHON="$PWD/.venv-ray/bin/python"
 .venv/bin/python -m pytest "$@"
 if [ "$floors" = 1 ]; then
