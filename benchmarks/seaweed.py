@@ -78,6 +78,8 @@ class SeaweedFS:
             f"-master.port={master}",
             f"-master.port.grpc={master_grpc}",
             "-master.volumeSizeLimitMB=4096",
+            # On by default in weed 4.48: the master would report to telemetry.seaweedfs.com.
+            "-master.telemetry=false",
             f"-volume.port={volume}",
             f"-volume.port.grpc={volume_grpc}",
             "-volume.max=16",

@@ -4,6 +4,7 @@ Sections:
   * environment hygiene (autouse)
   * HTTP file server   -- ``http_server``
   * S3 server (moto)   -- ``s3_server`` (session), ``s3`` (per test, reset)
+  * nginx, SeaweedFS   -- ``nginx``, ``nginx_gzip``, ``seaweed`` (tests/realservers.py)
 
 Add new fixtures in their own commented section below.
 """
@@ -17,6 +18,9 @@ import pytest
 
 from tests.servers import FAKE_AWS_ENV, FileServer, S3Server
 from tests.support import wandb_env
+
+# Real nginx (one per test) and SeaweedFS (one per session): tests/realservers.py.
+pytest_plugins = ["tests.realservers"]
 
 # --------------------------------------------------------------------------
 # Environment hygiene
