@@ -93,8 +93,13 @@ def compose_cfg(*overrides: str) -> Any:
 
 def leftovers(root: Path) -> list[Path]:
     """getdata's partial files and staging folders anywhere under ``root`` (there must never be
-    any once a run has ended; the lock file ``.getdata.lock`` is not one)."""
-    return sorted(p for p in root.rglob(".getdata-*") if not p.name.endswith(".lock"))
+    any once a run has ended; the lock file ``.getdata.lock`` and the records of kept versions,
+    ``.getdata-kept/``, are not)."""
+    return sorted(
+        p
+        for p in root.rglob(".getdata-*")
+        if not p.name.endswith(".lock") and ".getdata-kept" not in p.parts
+    )
 
 
 def kept_path(data_dir: Path, artifact: str, name: str = "") -> Path:
