@@ -23,7 +23,7 @@ from typing import IO, Optional
 
 from ..errors import GetDataError
 from ..names import UnsafeNameError, printable
-from .keep import Kept
+from .keep import RECORDS, Kept
 
 # Hex digits of the content's sha256 that name a kept version's folder (64 bits).
 VERSION_DIGITS = 16
@@ -102,6 +102,9 @@ class Workspace:
         _clear(self.parts)
         if self._lock is None:
             return
+        records = self.root / RECORDS
+        if records.is_dir() and not records.is_symlink() and not any(records.iterdir()):
+            records.rmdir()
         if [p.name for p in self.root.iterdir()] == [self._lock_path.name]:
             # Nothing kept (a failed first fetch): leave no empty folder behind.
             self._lock_path.unlink()

@@ -55,6 +55,8 @@ MAX_PART = 64 * MiB
 # The first request asks for this much (the size is not known yet): a small object comes whole
 # in that one answer, a large one gets its first part, and nothing is read twice.
 FIRST_PART = MIN_PART
+# A setting asks for N connections, but no part below this.
+MIN_CONNECTION_BYTES = MiB
 
 
 @dataclass
@@ -75,7 +77,7 @@ def connections_for(setting: int, size: Optional[int]) -> int:
             return 1
         return max(2, min(AUTO_MAX_CONNECTIONS, size // AUTO_PART))
     # As many as asked, but no part below 1 MiB.
-    return max(1, min(setting, MAX_CONNECTIONS, size // MiB))
+    return max(1, min(setting, MAX_CONNECTIONS, size // MIN_CONNECTION_BYTES))
 
 
 def layout(size: int, first_end: int, connections: int) -> list[tuple[int, int]]:
@@ -282,8 +284,7 @@ class _Job:
                 self._write(i, start, end, data)
         if self.pmap.done[i] < end - start:
             raise TruncatedError(
-                f"bytes {start}-{end - 1}: the answer ended after {self.pmap.done[i]} of "
-                f"{end - start} bytes"
+                f"the answer ended after {self.pmap.done[i]} of the part's {end - start} bytes"
             )
 
     def _write(self, i: int, start: int, end: int, data: bytes) -> None:
