@@ -76,6 +76,9 @@ def log_files(
             ],
             "files_truncated": len(kept) > MAX_LISTED_FILES,
         }
+        if source.skipped:
+            # Empty "folder" keys of the listing: no data, and no entry of the artifact.
+            content["skipped"] = source.skipped[:MAX_LISTED_FILES]
     if drift is not None:
         content["drift"] = drift
     metadata = _metadata(cfg, source, info, {"size": size, **content})

@@ -109,7 +109,7 @@ def fetch(
         )
         _verify(source, fetched, sha256, md5)
         if check is not None:
-            fetched.data = check(partial)
+            fetched.data = _checked(source, check, partial, info)
         fetched.path = keep(fetched)
         mapfile.unlink(missing_ok=True)
     except BaseException:
@@ -321,6 +321,24 @@ def _first(source: GetSource, ask: Ask, retry: Retry, guard: Guard) -> tuple[Any
 def _wipe(fd: int, mapfile: Path) -> None:
     mapfile.unlink(missing_ok=True)
     os.ftruncate(fd, 0)
+
+
+def _checked(source: Source, check: Callable[[Path], Any], partial: Path, info: SourceInfo) -> Any:
+    """``check`` the bytes; when they fail it and the server encoded them against the request,
+    say that: the bytes are kept as published, and encoded they are not what the name says."""
+    try:
+        return check(partial)
+    except IntegrityError as exc:
+        encoding = info.content_encoding
+        if not encoding:
+            raise
+        raise IntegrityError(
+            f"{source.display}: the server sent it {encoding}-encoded (Content-Encoding: "
+            f"{encoding}), and getdata keeps the bytes as published; encoded, they are not "
+            f"what the name says ({exc}). Ask for the bytes as they are (drop an "
+            "Accept-Encoding header from source.headers), name the file as what it is "
+            "(e.g. .csv.gz), or set inspect.check_format=false"
+        ) from exc
 
 
 def _verify(

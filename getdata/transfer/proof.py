@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from ..errors import IntegrityError, SourceError
+from ..errors import IntegrityError, NotFound, SourceError
 from ..sources import SourceInfo
 
 
@@ -150,7 +150,7 @@ def prove(display: str, response: Any, ask: Ask) -> Proven:
     status = response.status
     info = response_info(response)
     if status == 404:
-        raise SourceError(f"{display}: not found (HTTP 404): check the URL")
+        raise NotFound(f"{display}: not found (HTTP 404): check the URL")
     if status == 412 and ask.pin is not None:
         raise Changed("the server answered 412: the pinned version is gone")
     if status == 416 and ask.ranged:
