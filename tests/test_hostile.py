@@ -11,12 +11,10 @@ import fcntl
 import gzip
 import hashlib
 import os
-import signal
 import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -28,11 +26,14 @@ from getdata.transfer.parts import FIRST_PART
 from tests.liars import RawRequest, RawServer, reply, trickle
 from tests.support import (
     compose_cfg,
+    getdata_run,
     kept_path,
+    killed_with_9,
     leftovers,
     logged,
     md5_b64,
     only,
+    part_map_claims,
     sha256_hex,
     wandb_env,
 )
@@ -503,51 +504,25 @@ def test_kill_9_partial_is_resumed_by_the_next_run(tmp_path: Path) -> None:
     env = {**os.environ, **wandb_env(tmp_path)}
     data_dir = tmp_path / "data"
     with RawServer(script) as server:
-        url = server.url("/big.bin")
         args = [
-            sys.executable,
-            "-m",
-            "getdata",
             "source=http",
-            f"source.url={url}",
+            f"source.url={server.url('/big.bin')}",
             f"data_dir={data_dir}",
             "inspect.check_format=false",
             "fetch.chunk_size=65536",
         ]
-        proc = subprocess.Popen(
-            [*args, f"hydra.run.dir={tmp_path / 'run1'}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
             # The part map records progress each time it crosses a MiB (PIECE): wait for that.
-            deadline = time.monotonic() + 60
-            claimed = 0
-            while time.monotonic() < deadline and claimed < PIECE:
-                maps = list(data_dir.rglob("*.map"))
-                if maps and maps[0].stat().st_size >= 8:
-                    claimed = int.from_bytes(maps[0].read_bytes()[-8:], "little")
-                time.sleep(0.05)
-            assert PIECE <= claimed <= half, "the map claims at most what arrived"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            run1 = [*args, f"hydra.run.dir={tmp_path / 'run1'}"]
+            claimed = killed_with_9(
+                run1, tmp_path, env, lambda: (n := part_map_claims(data_dir)) >= PIECE and n
+            )
         finally:
-            proc.kill()
             stop.set()
+        assert claimed <= half, "the map claims at most what arrived"
         (partial,) = data_dir.rglob("*.part")
-        assert partial.read_bytes()[:PIECE] == DATA[:PIECE], (
-            "the map never claims what is not there"
-        )
-        done = subprocess.run(
-            [*args, f"hydra.run.dir={tmp_path / 'run2'}"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        assert partial.read_bytes()[:claimed] == DATA[:claimed], "what the map claims is there"
+        done = getdata_run([*args, f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path, env)
         ranges = [r.header("range") for r in server.requests]
     assert done.returncode == 0, done.stderr
     # The first run asked for the first part (the server sent it all, then stalled); the second

@@ -11,9 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +27,18 @@ from getdata.transfer.stream import source_id
 from tests.liars import RawRequest, RawServer, reply, trickle
 from tests.scripted import honest
 from tests.servers import S3FaultProxy
-from tests.support import compose_cfg, leftovers, logged, md5_b64, only, sha256_hex, wandb_env
+from tests.support import (
+    compose_cfg,
+    getdata_run,
+    killed_with_9,
+    leftovers,
+    logged,
+    md5_b64,
+    only,
+    part_map_claims,
+    sha256_hex,
+    wandb_env,
+)
 
 MiB = 2**20
 V1 = os.urandom(2 * MiB + 4321)
@@ -82,36 +90,17 @@ def test_a_resume_answered_by_another_version_is_never_spliced(tmp_path: Path) -
     data_dir = tmp_path / "data"
     with RawServer(script) as server:
         args = [
-            sys.executable,
-            "-m",
-            "getdata",
             "source=http",
             f"source.url={server.url('/big.bin')}",
             f"data_dir={data_dir}",
             "inspect.check_format=false",
         ]
-        first = subprocess.Popen(
-            [*args, f"hydra.run.dir={tmp_path / 'run1'}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            _wait_for_claim(data_dir, PIECE)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
+            run1 = [*args, f"hydra.run.dir={tmp_path / 'run1'}"]
+            killed_with_9(run1, tmp_path, env, lambda: part_map_claims(data_dir) >= PIECE)
         finally:
-            first.kill()
             stop.set()
-        done = subprocess.run(
-            [*args, f"hydra.run.dir={tmp_path / 'run2'}"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = getdata_run([*args, f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path, env)
         asked = [(r.header("range"), r.header("if-range")) for r in server.requests]
     assert done.returncode == 0, done.stderr
     # The resume was pinned to v1, answered by v2: not spliced; the fetch started over.
@@ -123,28 +112,6 @@ def test_a_resume_answered_by_another_version_is_never_spliced(tmp_path: Path) -
     assert artifact.metadata["sha256"] == sha256_hex(V2)
     assert artifact.metadata["source"]["etag"] == '"v2"'
     assert leftovers(tmp_path) == []
-
-
-def _wait_for_claim(data_dir: Path, at_least: int) -> int:
-    """Until the part map of the partial in ``data_dir`` claims ``at_least`` bytes in all."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for mapfile in data_dir.rglob("*.map"):
-            claimed = _claimed(mapfile)
-            if claimed >= at_least:
-                return claimed
-        time.sleep(0.02)
-    raise AssertionError(f"no part map under {data_dir} claimed {at_least} bytes")
-
-
-def _claimed(mapfile: Path) -> int:
-    blob = mapfile.read_bytes()
-    if len(blob) < 12:
-        return 0
-    length = int.from_bytes(blob[8:12], "little")
-    parts = len(json.loads(blob[12 : 12 + length])["parts"])
-    slots = blob[len(blob) - 8 * parts :]
-    return sum(int.from_bytes(slots[i : i + 8], "little") for i in range(0, len(slots), 8))
 
 
 def test_a_part_whose_answer_names_no_version_is_never_spliced(wb: Path, scripted: Any) -> None:
@@ -340,37 +307,21 @@ def test_a_killed_16_connection_download_resumes_with_only_what_is_missing(
     env = {**os.environ, **wandb_env(tmp_path)}
     data_dir = tmp_path / "data"
     args = [
-        sys.executable,
-        "-m",
-        "getdata",
         "source=http",
         f"source.url={url}",
         f"data_dir={data_dir}",
         "fetch.connections=16",
         "inspect.check_format=false",
     ]
-    first = subprocess.Popen(
+    at = int(len(data) * 0.4)
+    claimed = killed_with_9(
         [*args, f"hydra.run.dir={tmp_path / 'run1'}"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        tmp_path,
+        env,
+        lambda: (n := part_map_claims(data_dir)) >= at and n,
     )
-    try:
-        claimed = _wait_for_claim(data_dir, int(len(data) * 0.4))
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        first.kill()
     nginx.reset_log()
-    done = subprocess.run(
-        [*args, f"hydra.run.dir={tmp_path / 'run2'}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = getdata_run([*args, f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path, env, 600)
     assert done.returncode == 0, done.stderr
     assert "resuming the partial download" in done.stderr
     sent = nginx.bytes_sent("big.bin")
