@@ -56,6 +56,13 @@ def test_runs_killed_with_9_keep_the_invariant(tmp_path: Path) -> None:
     assert problems == []
 
 
+def test_replay_6720_killed_while_pinned_to_an_etag_the_server_made_up(tmp_path: Path) -> None:
+    """Campaign seed 6720 (killed with -9): an answer labelled a version's bytes with an ETag
+    that names no version; the map, pinned to that label, claimed those bytes. Not a splice (the
+    checker once took it for one); replayed so it stays that way."""
+    assert faultrun.run(6720, tmp_path, kill=True) == []
+
+
 def test_the_invariant_sees_a_splice_and_a_wrong_description(tmp_path: Path) -> None:
     """The checker itself: two versions spliced, or a right file described wrongly, break it."""
     plan = Plan(seed=1, size=4096, connections=1, honest=1.0, stall=0.0, kill_after=None)
