@@ -59,6 +59,9 @@ class FetchResult:
     linked: Optional[str] = None
     # The metadata key "drift" (None: nothing recorded to compare with).
     drift: Optional[dict[str, Any]] = field(default=None)
+    # The version as getdata counts them in the data folder (v0, v1, ...): what
+    # getdata.use("<artifact>:<version>") names; None when nothing was logged.
+    version: Optional[str] = None
 
     @property
     def path(self) -> Optional[Path]:
@@ -199,6 +202,7 @@ def _result(result: Result, folder: Path, cfg: DictConfig) -> FetchResult:
         wandb_run_id=tracked.run_id if tracked else None,
         linked=tracked.linked if tracked else None,
         drift=result.drift,
+        version=result.version,
     )
 
 
