@@ -111,6 +111,7 @@ def test_a_hostile_record_is_refused_in_one_line(wb: Path) -> None:
         "size": 1,
         "aliases": [],
         "logged_at": "",
+        "order": 1,
         "runs": [],
         "removed": "",
     }

@@ -133,7 +133,7 @@ def _needed(logged: list[Version], latest: Optional[str], keep_last: int) -> set
     """The folders ``getdata use`` names by latest or an alias, those logged last, and those an
     unsynced offline run recorded with the version refers to."""
     live = [v for v in logged if not v.removed]
-    recent = sorted(live, key=lambda v: v.logged_at, reverse=True)[:keep_last]
+    recent = sorted(live, key=lambda v: v.order, reverse=True)[:keep_last]
     needed = {v.kept_in for v in recent}
     needed |= {v.kept_in for v in live if v.version == latest or v.aliases}
     needed |= {v.kept_in for v in live if any(still_needed(run) for run in v.runs)}

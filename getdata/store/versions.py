@@ -52,6 +52,8 @@ class Version:
     size: int
     aliases: list[str] = field(default_factory=list)
     logged_at: str = ""
+    # The order of the last logging of each version (1, 2, ...; the highest is latest's).
+    order: int = 0
     # {"mode": "online" | "offline", "run_id", "location" (run page or run folder), "at"}
     runs: list[dict[str, str]] = field(default_factory=list)
     # When getdata gc removed its files ("" while they are kept).
@@ -99,13 +101,8 @@ class Versions:
         if this is None:
             this = Version(f"v{len(versions)}", sha256, path, folder, size)
             versions.append(this)
-        this.path, this.folder, this.size, this.removed, this.logged_at = (
-            path,
-            folder,
-            size,
-            "",
-            now,
-        )
+        this.path, this.folder, this.size, this.removed = path, folder, size, ""
+        this.logged_at, this.order = now, max(v.order for v in versions) + 1
         for other in versions:
             if other is not this:
                 other.aliases = [a for a in other.aliases if a not in aliases]
@@ -246,6 +243,7 @@ def _valid_version(item: Any) -> bool:
         and _VERSION_NAME.match(item["version"]) is not None
         and isinstance(item["folder"], bool)
         and isinstance(item["size"], int)
+        and isinstance(item["order"], int)
         and isinstance(item["aliases"], list)
         and all(isinstance(a, str) for a in item["aliases"])
         and isinstance(item["runs"], list)
