@@ -293,3 +293,14 @@ def test_the_readmes_next_step_runs_as_written(tmp_path: Path) -> None:
     )
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.strip() == str(kept)
+
+
+def test_a_record_that_cannot_be_written_costs_the_record_not_the_run(
+    wb: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "songs.csv"
+    source.write_bytes(ONE)
+    (data_dir(wb) / "songs" / RECORD).mkdir(parents=True)  # where the record goes: a folder
+    result = fetch(wb, source)
+    assert result.status == "ok" and result.version is None and result.path.read_bytes() == ONE
+    assert "songs is logged, but getdata could not note it in" in caplog.text

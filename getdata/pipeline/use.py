@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..config import check_artifact_name, default_data_dir
-from ..errors import GetDataError
+from ..errors import GetDataError, explain
 from ..names import printable
 from ..store.versions import UnknownVersion, Versions
 from ..tracking.runfile import unsynced
@@ -112,15 +112,26 @@ def remember(data_dir: Path, result: Result, folder: bool, aliases: Any) -> Opti
     versions = Versions(data_dir, result.artifact)
     kept = Path(os.path.relpath(result.paths[0], versions.root.resolve()))
     path = kept.parts[0] if folder else kept.as_posix()
-    version = versions.logged(
-        sha256=str(result.sha256),
-        path=path,
-        folder=folder,
-        size=result.size or 0,
-        aliases=[str(a) for a in aliases],
-        run={"mode": tracked.mode, "run_id": tracked.run_id, "location": tracked.location},
-        keep_run=still_needed,
-    )
+    try:
+        version = versions.logged(
+            sha256=str(result.sha256),
+            path=path,
+            folder=folder,
+            size=result.size or 0,
+            aliases=[str(a) for a in aliases],
+            run={"mode": tracked.mode, "run_id": tracked.run_id, "location": tracked.location},
+            keep_run=still_needed,
+        )
+    except OSError as exc:  # logged all the same: the record is for `getdata use`
+        log.warning(
+            "%s is logged, but getdata could not note it in %s (%s): `getdata use` does not "
+            "know this version; the files are in %s",
+            result.artifact,
+            versions.path,
+            explain(exc),
+            versions.root.resolve() / path,
+        )
+        return None
     log.info(
         "kept as %s:%s (getdata's count) in %s; the next step: getdata use %s:latest",
         result.artifact,
