@@ -191,6 +191,9 @@ def _wait_written(wandb: Any, run_file: Path) -> None:
     folder = run_file.parent
     check = functools.partial(check_run_written, folder)
     if service.wait_written(run_file, check=check).finished:
+        # A full disk may leave a run file that reads finished without all it was given (seen:
+        # without its artifact record): wandb-core says so only in its log.
+        check()
         return
     log.warning(
         "W&B: %s unchanged and unfinished for %.0f s: stopping the W&B service, which writes it",
@@ -199,6 +202,7 @@ def _wait_written(wandb: Any, run_file: Path) -> None:
     )
     wandb.teardown()
     seen = service.wait_written(run_file, patience=service.AFTER_TEARDOWN, check=check)
+    check()
     if not seen.finished:
         raise RunFileIncomplete(
             f"wandb-core did not finish writing {run_file} ({seen.size} bytes, records: "
