@@ -27,9 +27,16 @@ register_configs()
 REPO = Path(__file__).resolve().parent.parent
 
 
+def data_dir(root: Path) -> Path:
+    """The shared data folder of a test whose environment is :func:`wandb_env` (``root``)."""
+    return root / "getdata-data"
+
+
 def wandb_env(root: Path) -> dict[str, str]:
-    """Environment for an offline wandb whose every folder is under ``root``."""
+    """Environment for an offline wandb whose every folder is under ``root``, and getdata's
+    shared data folder there too (:func:`data_dir`)."""
     return {
+        "GETDATA_DATA_DIR": str(data_dir(root)),
         "WANDB_MODE": "offline",
         "WANDB_DIR": str(root / "wandb-dir"),
         "WANDB_DATA_DIR": str(root / "wandb-data"),
@@ -97,12 +104,12 @@ def compose_cfg(*overrides: str) -> Any:
 
 def leftovers(root: Path) -> list[Path]:
     """getdata's partial files and staging folders anywhere under ``root`` (there must never be
-    any once a run has ended; the lock file ``.getdata.lock`` and the records of kept versions,
-    ``.getdata-kept/``, are not)."""
+    any once a run has ended; the lock file ``.getdata.lock``, the record of the versions
+    logged, ``.getdata-versions.json``, and the records of kept versions, ``.getdata-kept/``,
+    are not)."""
+    kept = (".getdata.lock", ".getdata-versions.json")
     return sorted(
-        p
-        for p in root.rglob(".getdata-*")
-        if not p.name.endswith(".lock") and ".getdata-kept" not in p.parts
+        p for p in root.rglob(".getdata-*") if p.name not in kept and ".getdata-kept" not in p.parts
     )
 
 

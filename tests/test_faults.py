@@ -27,6 +27,7 @@ from getdata.transfer.parts import FIRST_PART
 from tests.servers import DropProxy, S3FaultProxy, free_port
 from tests.support import (
     compose_cfg,
+    data_dir,
     leftovers,
     logged,
     md5_b64,
@@ -64,8 +65,8 @@ def assert_failed(root: Path, report: JobReport, *phrases: str) -> None:
     assert leftovers(root) == []
     assert logged(root) == []
     assert not (root / "wandb-dir").exists(), "a failed fetch must not start a W&B run"
-    data_dir = root / "run" / "data"
-    assert not data_dir.exists() or list(data_dir.iterdir()) == []
+    data = data_dir(root)
+    assert not data.exists() or list(data.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from getdata.transfer.parts import FIRST_PART
 from tests.liars import RawRequest, RawServer, reply, trickle
 from tests.support import (
     compose_cfg,
+    data_dir,
     getdata_run,
     kept_path,
     killed_with_9,
@@ -67,7 +68,7 @@ def assert_refused(root: Path, report: JobReport, *phrases: str) -> None:
     assert logged(root) == []
     assert not (root / "wandb-dir").exists(), "no W&B run for a refused fetch"
     assert leftovers(root) == []
-    data = root / "run" / "data"
+    data = data_dir(root)
     assert not data.exists() or [p for p in data.rglob("*")] == []
 
 
@@ -77,7 +78,7 @@ def assert_logged(root: Path, report: JobReport, data: bytes) -> Path:
     assert only(artifact.entries).digest == md5_b64(data)
     assert artifact.metadata["sha256"] == sha256_hex(data)
     assert leftovers(root) == []
-    return kept_path(root / "run" / "data", artifact.name, only(artifact.entries).path)
+    return kept_path(data_dir(root), artifact.name, only(artifact.entries).path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,10 +159,7 @@ def test_literal_names_with_glob_characters(wb: Path, tmp_path: Path, s3, http_s
     report = http_job(tmp_path / "h", http_server.url("/data%5B1%5D.csv"))
     assert report.status == "ok", report.error
     assert report.artifact == "data_1_.csv"
-    assert (
-        kept_path(tmp_path / "h" / "run" / "data", "data_1_.csv", "data[1].csv").read_bytes()
-        == weird
-    )
+    assert kept_path(data_dir(tmp_path), "data_1_.csv", "data[1].csv").read_bytes() == weird
 
 
 def test_a_glob_still_selects_when_no_such_literal_path(wb: Path, tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ from ..errors import BRIEF_ERRORS_ENV, full_errors
 from ..redact import redact_text
 from ..store.scratch import private_tmpdir
 from ..tracking import service
+from . import commands
+from .commands import COMMANDS
 from .configs import register_configs
 from .messages import bad_override, one_line
 from .report import EXIT_CHANGED, EXIT_FAILED, EXIT_LOGGED_OFFLINE, run_job
@@ -69,6 +71,8 @@ def cli() -> None:
     took another 0.2-0.45 s. A sweep exits normally: the joblib launcher's workers must be
     shut down.
     """
+    if sys.argv[1:2] and sys.argv[1] in COMMANDS:  # `getdata use …`, `getdata gc …`
+        raise SystemExit(commands.main(sys.argv[1:]))
     problem = bad_override(sys.argv[1:])
     if problem:
         _exit_with(problem, 1)

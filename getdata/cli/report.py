@@ -42,6 +42,8 @@ class JobReport:
     warning: Optional[str] = None
     # Where the kept files are (absolute paths), for the next step.
     paths: list[str] = field(default_factory=list)
+    # The version as getdata counts them in the data folder: `getdata use <artifact>:<version>`.
+    version: Optional[str] = None
 
 
 REPORT_FILE = "getdata-report.json"
@@ -113,6 +115,7 @@ def report_of(dataset: str, result: Result) -> JobReport:
         wandb=result.tracked.location if result.tracked else None,
         warning=_fallback_warning(result.tracked),
         paths=result.paths,
+        version=result.version,
     )
 
 

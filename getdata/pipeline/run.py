@@ -25,6 +25,7 @@ from .collect import Kept, fetch_all
 from .drift import Drift, DriftError, check_drift
 from .log import Result, log_files, log_reference
 from .state import State, fingerprint
+from .use import remember
 
 log = logging.getLogger("getdata")
 
@@ -107,6 +108,9 @@ def _fetch_and_log(
     run_config: dict[str, Any],
 ) -> tuple[Result, SourceInfo, Optional[list[Source]]]:
     log.info("fetching %s", source.display)
+    folder = members is not None or cfg.source.extract
+    # The lock is held until the version is logged and recorded: `getdata gc` and a parallel
+    # job of the same artifact never see a version that is kept but not yet recorded.
     with Workspace(data_dir, name) as workspace:
         try:
             kept, info = fetch_all(cfg, source, members, workspace)
@@ -114,8 +118,8 @@ def _fetch_and_log(
             members = _folder(source, members, exc)
             kept, info = fetch_all(cfg, source, members, workspace)
         drift = _compare_schema(cfg, name, kept, workspace)
-    folder = members is not None or cfg.source.extract
-    result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        result.version = remember(data_dir, result, folder, cfg.artifact.aliases)
     drift.save(result.sha256)
     return result, info, members
 
