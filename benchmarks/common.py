@@ -372,8 +372,12 @@ def version(*cmd: str) -> str:
 
 
 def getdata_cmd(*overrides: str, multirun: bool = False, py_flags: Sequence[str] = ()) -> list[str]:
-    """``python [py_flags] -m getdata [-m] overrides...`` with this interpreter."""
-    return [sys.executable, *py_flags, "-m", "getdata", *(["-m"] if multirun else []), *overrides]
+    """``python [py_flags] -m getdata [-m] overrides...`` with this interpreter. The data goes
+    to the job's own folder (removed after the run), not the shared default data folder, so
+    that no run finds what an earlier one kept."""
+    own = "data_dir=${hydra:runtime.output_dir}/data"
+    flags = ["-m"] if multirun else []
+    return [sys.executable, *py_flags, "-m", "getdata", *flags, own, *overrides]
 
 
 _STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\](.*)")

