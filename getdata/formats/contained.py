@@ -11,25 +11,38 @@ then forks one child per batch. Forking it costs about a millisecond; getdata's 
 (wandb, the download pool) are never forked, and nothing of getdata's ``__main__`` is re-run (as
 multiprocessing's spawn and forkserver methods do). The child sends each file's outcome as soon
 as it is known; when it dies on a file, the helper reports how (signal, and the library's last
-line on stderr), that file gets a one-line refusal and a new child takes the rest. The helper
-exits when getdata's end of its pipe closes, so it never outlives getdata.
+line on stderr), that file gets a one-line refusal and a new child takes the rest.
+
+The readers' limits (getdata/formats/limits.py) are spent here: the child runs under the memory
+cap and a timer per file, and getdata stops waiting for a helper that says nothing past the time
+limit. A file past a limit is kept undescribed (``limit`` in its data, one warning), or refused
+with ``inspect.on_limit=refuse``.
+
+The helper and its children never outlive getdata, however it ends: the helper ignores SIGINT
+and SIGTERM (a Ctrl-C is getdata's to handle: no traceback from here) and exits when getdata's
+end of its pipe closes (kill -9 included), also while a child is reading: it then kills the
+child. Each child asks the kernel for SIGKILL when the helper dies (PR_SET_PDEATHSIG). A batch
+that getdata leaves half-way (an interruption) ends its helper, so a new one starts in step.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import IntegrityError
+from . import limits
 from .describe import Options, describe, read_head
 from .registry import kind
 
@@ -46,6 +59,19 @@ class Outcome:
     error: Optional[str] = None
     # Lines to log as warnings (what could not be described when the check is off).
     warnings: tuple[str, ...] = ()
+    # The limit the file went past (its setting named), when it did (getdata's side turns it
+    # into the kept-undescribed data or the refusal).
+    limit: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a child (or the helper) ended before its batch was done."""
+
+    # SIGSEGV, SIGABRT... and the library's last line on stderr.
+    how: str
+    # The limit that ended it (the timer, the memory cap), when one did.
+    limit: Optional[str] = None
 
 
 def run(items: list[tuple[Path, str]], opts: Options) -> list[Outcome]:
@@ -53,12 +79,32 @@ def run(items: list[tuple[Path, str]], opts: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
     while len(outcomes) < len(items):
         batch = items[len(outcomes) :]
-        done, crash = _helper().batch(batch, opts)
+        done, ending = _helper().batch(batch, opts)
         outcomes.extend(done)
         if len(done) < len(batch):
             path, name = batch[len(done)]
-            outcomes.append(_after_crash(path, name, opts, crash))
-    return outcomes
+            ending = ending or Ending("it ended before its batch was done")
+            if ending.limit is not None:
+                outcomes.append(Outcome(limit=ending.limit))
+            else:
+                outcomes.append(_after_crash(path, name, opts, ending.how))
+    return [
+        _limited(path, name, opts, o.limit) if o.limit is not None else o
+        for (path, name), o in zip(items, outcomes, strict=True)
+    ]
+
+
+def _limited(path: Path, name: str, opts: Options, limit: str) -> Outcome:
+    """A file past a limit: kept with format and size and the limit named, or refused."""
+    if opts.on_limit == "refuse":
+        return Outcome(error=f"{name}: refused: {limit} (inspect.on_limit=refuse)")
+    fmt, compression = kind(name)
+    data: dict[str, Any] = {"format": fmt.name, "size": path.stat().st_size}
+    if compression:
+        data["compression"] = compression
+    data.update(described=False, limit=limit)
+    warning = f"{name}: kept undescribed: {limit} (inspect.on_limit=refuse refuses such a file)"
+    return Outcome(data=data, warnings=(warning,))
 
 
 def _after_crash(path: Path, name: str, opts: Options, crash: str) -> Outcome:
@@ -66,7 +112,7 @@ def _after_crash(path: Path, name: str, opts: Options, crash: str) -> Outcome:
     how = f"crashed ({crash})"
     checked = opts.check and fmt not in opts.unchecked
     if fmt in _FOOTER_FORMATS and checked and opts.describe:
-        retry = Options(describe=False, check=True, unchecked=opts.unchecked)
+        retry = replace(opts, describe=False)
         done, _ = _helper().batch([(path, name)], retry)
         if done and done[0].data is not None:
             data = {**done[0].data, "described": False}
@@ -109,22 +155,36 @@ class _Helper:
 
     def batch(
         self, items: list[tuple[Path, str]], opts: Options, head: int = 0
-    ) -> tuple[list[Outcome], str]:
+    ) -> tuple[list[Outcome], Optional[Ending]]:
         """Outcomes of the files the child finished, and how it ended if it died before the end.
 
         ``head`` > 0: instead of describing, the child reads that many rows of each table.
         """
+        # How long the helper may stay silent: the child's timer should end a stuck file first.
+        patience = None if opts.timeout is None else opts.timeout + limits.GRACE_SECONDS
         with self.lock:
-            self.send.send((items, opts, head))
             done: list[Outcome] = []
-            while True:
-                message = self.receive.recv()
-                if isinstance(message, Outcome):
-                    done.append(message)
-                else:
-                    return done, message  # the child's end: "" when it finished
+            try:
+                self.send.send((items, opts, head))
+                while True:
+                    if not self.receive.poll(patience):
+                        self.end()
+                        return done, Ending("no answer", limits.time_limit(opts.timeout))
+                    message = self.receive.recv()
+                    if isinstance(message, Outcome):
+                        done.append(message)
+                    else:
+                        return done, message if message.how or message.limit else None
+            except (EOFError, OSError):  # the helper died (killed, out of memory)
+                self.end()
+                return done, Ending("the readers' helper ended")
+            except BaseException:
+                # Interrupted half-way (Ctrl-C): the helper is out of step with us; end it.
+                self.end()
+                raise
 
-    def close(self) -> None:
+    def end(self) -> None:
+        """Close our ends: the helper ends (and kills its child) as soon as it sees that."""
         self.send.close()
         self.receive.close()
         try:
@@ -132,6 +192,8 @@ class _Helper:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    close = end
 
 
 _helper_lock = threading.Lock()
@@ -147,7 +209,7 @@ def warm_up() -> None:
 def _helper() -> _Helper:
     global _running
     with _helper_lock:
-        if _running is None or _running.process.poll() is not None:
+        if _running is None or _running.send.closed or _running.process.poll() is not None:
             _running = _Helper()
             atexit.register(_running.close)
         return _running
@@ -160,6 +222,10 @@ def _helper() -> _Helper:
 
 def _serve() -> None:
     """Read batches from stdin; fork a child per batch; report how each child ended."""
+    # getdata handles Ctrl-C and SIGTERM; the helper ends when getdata's pipe closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     import pyarrow  # noqa: F401  (imported once here, so every child starts with it)
     import pyarrow.compute  # noqa: F401
     import pyarrow.csv  # noqa: F401
@@ -171,70 +237,130 @@ def _serve() -> None:
 
     receive = Connection(os.dup(0), writable=False)
     send = Connection(os.dup(1), readable=False)
+    helper = os.getpid()
     while True:
         try:
             items, opts, head = receive.recv()
-        except EOFError:  # getdata is done (or gone)
+        except (EOFError, OSError):  # getdata is done (or gone)
             return
         with tempfile.TemporaryFile() as stderr:
             pid = os.fork()
             if pid == 0:  # the child
+                _die_with(helper)
                 os.dup2(stderr.fileno(), 2)
+                limits.cap_memory(opts.max_memory)
                 if head > 0:
-                    _heads(send, items, head)
+                    _heads(send, items, head, opts)
                 else:
                     _describe_all(send, items, opts)
                 os._exit(0)
-            _, status = os.waitpid(pid, 0)
+            status = _wait(pid)
             stderr.seek(0)
             said = stderr.read()[-4096:]
-        send.send(_ending(status, said))
+        send.send(_ending(status, said, opts))
+
+
+def _die_with(parent: int) -> None:
+    """In a child: be killed when the helper dies, whatever kills it (Linux's parent-death
+    signal); a helper already gone ends the child now."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the helper's own watch still applies
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _wait(pid: int) -> int:
+    """The child's exit status; if getdata closes its pipe meanwhile (it ended, or gave up on
+    this batch), the child is killed and the helper exits."""
+    try:
+        watch: Optional[int] = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): look every 50 ms
+        watch = None
+    try:
+        while True:
+            if watch is None:
+                ready, _, _ = select.select([0], [], [], 0.05)
+            else:
+                ready, _, _ = select.select([0, watch], [], [])
+            if 0 in ready:  # readable between batches only when getdata is gone
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                os._exit(0)
+            found, status = os.waitpid(pid, 0 if watch in ready else os.WNOHANG)
+            if found:
+                return status
+    finally:
+        if watch is not None:
+            os.close(watch)
 
 
 def head_rows(path: Path, name: str, rows: int) -> tuple[Optional[Any], str]:
     """(the first ``rows`` rows as a pyarrow Table or None, "" or how the reader crashed)."""
-    done, crash = _helper().batch([(path, name)], Options(), head=rows)
+    done, ending = _helper().batch([(path, name)], Options(), head=rows)
     if not done:
-        return None, crash
+        assert ending is not None
+        return None, ending.limit or ending.how
     if done[0].error is not None:
         return None, done[0].error
     return (done[0].data or {}).get("table"), ""
 
 
-def _heads(send: Connection, items: list[tuple[Path, str]], rows: int) -> None:
+def _heads(send: Connection, items: list[tuple[Path, str]], rows: int, opts: Options) -> None:
     for path, name in items:
+        limits.start_timer(opts.timeout)
         try:
             outcome = Outcome(data={"table": read_head(path, name, rows)})
         except Exception as exc:
             outcome = Outcome(error=f"{name}: no preview: {exc}")
+        limits.stop_timer()
         send.send(outcome)
 
 
 def _describe_all(send: Connection, items: list[tuple[Path, str]], opts: Options) -> None:
     for path, name in items:
         warnings: list[str] = []
+        limits.start_timer(opts.timeout)
         try:
             outcome = Outcome(data=describe(path, name, opts, warnings), warnings=tuple(warnings))
+        except limits.LimitError as exc:
+            outcome = Outcome(limit=str(exc))
         except IntegrityError as exc:
             outcome = Outcome(error=str(exc))
         except Exception as exc:  # e.g. the file vanished: still one line, not a traceback
-            outcome = Outcome(error=f"{name}: could not be described: {exc}")
+            if limits.out_of_memory(exc):
+                outcome = Outcome(limit=limits.memory_limit(opts.max_memory))
+            else:
+                outcome = Outcome(error=f"{name}: could not be described: {exc}")
+        limits.stop_timer()
         send.send(outcome)
 
 
-def _ending(status: int, stderr: bytes) -> str:
-    """ "" for a clean end; else SIGABRT, SIGSEGV... and the library's last line on stderr."""
+def _ending(status: int, stderr: bytes, opts: Options) -> Ending:
+    """How the child ended: Ending("") for a clean end; else SIGABRT, SIGSEGV... and the
+    library's last line on stderr, and the limit when one ended it."""
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return ""
+        return Ending("")
     how = f"exit code {os.WEXITSTATUS(status)}"
     if os.WIFSIGNALED(status):
+        if os.WTERMSIG(status) == signal.SIGALRM:
+            return Ending("SIGALRM", limits.time_limit(opts.timeout))
         try:
             how = signal.Signals(os.WTERMSIG(status)).name
         except ValueError:
             how = f"signal {os.WTERMSIG(status)}"
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    text = stderr.decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines()]
     said = [line for line in lines if line][-1:]
-    return f"{how}: {said[0][:200]}" if said else how
+    if opts.max_memory and limits.died_of_memory(text):
+        return Ending(how, limits.memory_limit(opts.max_memory))
+    return Ending(f"{how}: {said[0][:200]}" if said else how)
 
 
 if __name__ == "__main__":
