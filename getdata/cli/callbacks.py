@@ -264,6 +264,6 @@ class FailFast(Callback):
             record_failure(Path(config.hydra.sweep.dir), str(config.hydra.job.num))
 
 
-def _job_order(path: Path) -> Any:
-    name = path.parent.name
+def _job_order(folder: Path) -> Any:
+    name = folder.name
     return (0, int(name)) if name.isdigit() else (1, name)

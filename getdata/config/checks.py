@@ -43,6 +43,8 @@ __all__ = [
 
 def check_config(cfg: AppConfig) -> None:
     """Every setting of ``cfg`` that can be checked without touching a folder or the network."""
+    if cfg.catalog_error:  # a catalog entry that could not be read (getdata/config/catalog.py)
+        raise ConfigError(cfg.catalog_error)
     _check_ranges(cfg)
     _check_artifact_options(cfg)
     if cfg.artifact.name is not None:

@@ -240,6 +240,9 @@ class AppConfig:
     check_only: bool = False
     # In a sweep, run no further dataset once one has failed (the summary is still written).
     fail_fast: bool = False
+    # Not a setting: getdata sets it when the chosen catalog entry could not be read (not
+    # UTF-8, not YAML); the job then fails with this line and a sweep's other jobs run.
+    catalog_error: Optional[str] = None
 
 
 def to_app_config(cfg: DictConfig) -> AppConfig:
