@@ -9,6 +9,7 @@ gave up (a joblib worker killed) or that was interrupted (Ctrl-C, SIGTERM) is su
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,10 +19,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..errors import explain
+from ..names import printable
 from ..redact import redact
 from ..store.records import read_bytes, write_bytes, write_json
 from .failfast import record_failure
-from .interrupt import interrupted, marked, signal_name, watch_sweep
+from .interrupt import clear, interrupted, marked, signal_name, watch_sweep
 from .report import (
     EXIT_CHANGED,
     EXIT_FAILED,
@@ -115,6 +117,7 @@ def summarise(sweep_dir: Path, stopped: Optional[str] = None) -> int:
         summary["stopped"] = stopped
     path = sweep_dir / "summary.json"
     write_json(path, {**summary, "datasets": reports})
+    clear(sweep_dir)  # summary.json says it now
     if signalled is not None:
         if not stopped:  # one line for the whole sweep: each job's own is in its log
             log.error("%s", interrupted_line(signalled, reports, path))
@@ -241,7 +244,8 @@ def _launcher_failure(exc: BaseException) -> str:
     """Why the launcher gave up, in one line: joblib names the dead worker's exit code."""
     text = str(exc)
     if type(exc).__name__ == "TerminatedWorkerError":
-        codes = text.rsplit("exit codes of the workers are", 1)[-1].strip(" .{}\n")
+        found = re.search(r"exit codes of the workers are \{([^}]*)\}", text)
+        codes = printable(found.group(1)) if found else ""
         return (
             f"a joblib worker process died ({codes or 'killed'}) before its job ended; joblib "
             "then stopped the sweep's other workers and ran no further job"

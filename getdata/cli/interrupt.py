@@ -118,6 +118,12 @@ def marked(sweep_dir: Path) -> Optional[int]:
     return int(text) if text.isdigit() and int(text) in (signal.SIGINT, signal.SIGTERM) else None
 
 
+def clear(sweep_dir: Path) -> None:
+    """Remove the marker (a new sweep in the folder of an interrupted one starts afresh)."""
+    with suppress(OSError):
+        (sweep_dir / MARKER).unlink(missing_ok=True)
+
+
 def not_run(signum: int) -> str:
     return f"not run: the sweep was interrupted by {signal_name(signum)}"
 
@@ -191,6 +197,7 @@ _SWEEP_SIGINT = "GETDATA_SWEEP_SIGINT"
 
 def watch_sweep(sweep_dir: Path) -> None:
     """In the sweep's parent, before its jobs start (see above)."""
+    clear(sweep_dir)
     if threading.current_thread() is not threading.main_thread() or _state.sweep_dir is not None:
         return
     _state.sweep_dir = sweep_dir

@@ -18,8 +18,9 @@ cap and a timer per file, and getdata stops waiting for a helper that says nothi
 limit. A file past a limit is kept undescribed (``limit`` in its data, one warning), or refused
 with ``inspect.on_limit=refuse``.
 
-The helper and its children never outlive getdata, however it ends: the helper ignores SIGINT
-and SIGTERM (a Ctrl-C is getdata's to handle: no traceback from here) and exits when getdata's
+The helper and its children never outlive getdata, however it ends: the helper runs in a
+session of its own and ignores SIGINT and SIGTERM (a Ctrl-C is getdata's to handle: no traceback
+from here), and exits when getdata's
 end of its pipe closes (kill -9 included), also while a child is reading: it then kills the
 child. Each child asks the kernel for SIGKILL when the helper dies (PR_SET_PDEATHSIG). A batch
 that getdata leaves half-way (an interruption) ends its helper, so a new one starts in step.
@@ -145,6 +146,9 @@ class _Helper:
             stdout=subprocess.PIPE,
             env=env,
             close_fds=True,
+            # A session of its own: a terminal's Ctrl-C (sent to getdata's process group) never
+            # reaches the helper, not even while it starts; getdata's pipe ends it.
+            start_new_session=True,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.send = Connection(os.dup(self.process.stdin.fileno()), readable=False)
