@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from getdata.store.scratch import OWNER, owner_record, private_tmpdir
 from tests import procs
 from tests.servers import FileServer
 from tests.support import run_cli, wandb_env
+
+OWNER = ".getdata-owner.json"
 
 
 def folder(base: Path, name: str, owner: object = None) -> Path:
@@ -33,6 +34,8 @@ def folder(base: Path, name: str, owner: object = None) -> Path:
 
 def ended_process() -> dict:
     """The owner record of a process that ran and ended."""
+    from getdata.store.scratch import owner_record
+
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
     )
@@ -45,6 +48,8 @@ def ended_process() -> dict:
 def test_only_folders_of_ended_getdata_processes_are_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from getdata.store.scratch import owner_record, private_tmpdir
+
     base = tmp_path / "tmp"
     base.mkdir()
     here = owner_record(os.getpid())

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..errors import explain
 from ..names import printable
@@ -88,7 +88,8 @@ class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         _sweep.append(sweep_dir)
-        watch_sweep(sweep_dir)
+        launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
+        watch_sweep(sweep_dir, block=launcher.endswith(_OWN_PROCESS_LAUNCHERS))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         code = summarise(Path(config.hydra.sweep.dir))
@@ -98,14 +99,16 @@ class SweepSummary(Callback):
 
 # The sweep this process is the parent of (set when it starts).
 _sweep: list[Path] = []
+# Launchers whose jobs run in this process or in worker processes it starts itself.
+_OWN_PROCESS_LAUNCHERS = (".BasicLauncher", ".JoblibLauncher")
 
 
 def summarise(sweep_dir: Path, stopped: Optional[str] = None) -> int:
     """Write summary.json, say how the sweep went, and return its exit code.
 
     ``stopped``: why the launcher gave up before every job had ended; the jobs without a report
-    are then listed as failed with it, and nothing is said here (the caller says it in one
-    line).
+    are then listed as failed with it (the caller says why in one line). An interrupted sweep
+    is said in one line here, unless it stopped (then the caller's line says it).
     """
     reports = _reports(sweep_dir, stopped)
     count = {s: sum(r["status"] == s for r in reports) for s in STATUSES}

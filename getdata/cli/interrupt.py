@@ -10,12 +10,14 @@ half-done left behind and no traceback from any of getdata's processes.
 * In a sweep, the first signal also leaves a marker in the sweep folder (``mark``): every later
   job of the sweep, in any process, reports ``skipped`` without starting, and the summary says in
   one line that the sweep was interrupted (getdata/cli/callbacks.py).
-* The sweep's parent (``watch_sweep``) keeps SIGINT and SIGTERM blocked in its main thread, so
-  the worker processes it starts (joblib's) inherit them blocked: a signal that reaches a worker
-  outside a job waits for the worker's next job, which sees the marker, instead of being a
-  KeyboardInterrupt traceback from joblib's worker loop. A thread of the parent takes the signals
-  (sigwait): the first is marked and forwarded to the workers (a SIGTERM sent to the parent alone
-  stops the jobs cleanly too); a second one stops everything at once.
+* The sweep's parent (``watch_sweep``) takes the first signal it gets outside a job by marking
+  the sweep and passing the signal on to its worker processes (joblib's: a SIGTERM sent to the
+  parent alone stops the jobs cleanly too); a second one stops everything at once. With the
+  basic and joblib launchers it keeps SIGINT and SIGTERM blocked in its main thread, so the
+  workers it starts inherit them blocked: a signal that reaches a worker outside a job (starting
+  up, between jobs) waits for the worker's next job, which sees the marker, instead of being a
+  KeyboardInterrupt traceback from joblib's worker loop; a thread of the parent takes them
+  (sigwait). Other launchers' processes (submitit, Ray) keep their own signal handling.
 
 The readers' helper ignores SIGINT and dies with its parent (getdata/formats/contained.py).
 """
@@ -33,7 +35,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Optional
 
-from ..names import printable
 from ..store.records import read_bytes, write_bytes
 
 log = logging.getLogger("getdata")
@@ -44,7 +45,7 @@ MARKER = ".getdata-interrupted"
 
 
 def signal_name(number: int) -> str:
-    """ "Ctrl-C" for SIGINT, else the signal's name (SIGTERM)."""
+    """Ctrl-C for SIGINT, else the signal's name (SIGTERM)."""
     if number == signal.SIGINT:
         return "Ctrl-C"
     try:
@@ -137,8 +138,7 @@ def not_run(signum: int) -> str:
 def job_signals(sweep_dir: Optional[Path]) -> Iterator[None]:
     """Around one job in the main thread: the first SIGINT/SIGTERM interrupts it (see above).
 
-    SIGINT is left alone when it was ignored from the start (a background job of a shell) and
-    this is no sweep worker whose parent blocked it on its behalf.
+    SIGINT is left alone when it was ignored from the start (a background job of a shell).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -159,8 +159,7 @@ def job_signals(sweep_dir: Optional[Path]) -> Iterator[None]:
 
 
 def _sigint_wanted() -> bool:
-    handler = signal.getsignal(signal.SIGINT)
-    return handler is not signal.SIG_IGN or os.environ.get(_SWEEP_SIGINT) == "1"
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
 
 
 def _job_signal(signum: int, frame: Any) -> None:
@@ -190,26 +189,22 @@ def _stop_now(signum: int) -> None:
 # The sweep's parent
 # ---------------------------------------------------------------------------------------------
 
-# Set by the sweep's parent for its workers: SIGINT is blocked in them on the parent's behalf,
-# not ignored by the user.
-_SWEEP_SIGINT = "GETDATA_SWEEP_SIGINT"
 
-
-def watch_sweep(sweep_dir: Path) -> None:
-    """In the sweep's parent, before its jobs start (see above)."""
+def watch_sweep(sweep_dir: Path, block: bool) -> None:
+    """In the sweep's parent, before its jobs start (see above); ``block``: the launcher's
+    workers (or jobs) are this process's own (basic, joblib)."""
     clear(sweep_dir)
     if threading.current_thread() is not threading.main_thread() or _state.sweep_dir is not None:
         return
     _state.sweep_dir = sweep_dir
     wanted = {s for s in SIGNALS if s != signal.SIGINT or _sigint_wanted()}
-    if signal.SIGINT in wanted:
-        os.environ[_SWEEP_SIGINT] = "1"
     for number in wanted:
-        # Signals the kernel hands to a thread that has them unblocked (one a job started)
-        # run here, in the main thread, between jobs.
+        # Signals the kernel hands to the main thread or to a thread that has them unblocked
+        # (one a job started) run here, in the main thread, between jobs.
         signal.signal(number, _sweep_signal)
-    threading.Thread(target=_watch, args=(wanted,), name="getdata-signals", daemon=True).start()
-    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    if block:
+        threading.Thread(target=_watch, args=(wanted,), name="getdata-signals", daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
 
 
 def _watch(wanted: set[int]) -> None:
@@ -228,7 +223,3 @@ def _sweep_signal(signum: int, frame: Any) -> None:
     for child in multiprocessing.active_children():
         with suppress(OSError):
             os.kill(child.pid, signum)  # type: ignore[arg-type]
-
-
-def shown(signum: int) -> str:
-    return printable(signal_name(signum))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..config import InspectConfig
 from ..errors import GetDataError, IntegrityError
 from .limits import Budget, LimitError, memory_limit, out_of_memory
 from .registry import BINARY, Format, kind, table_format
@@ -33,12 +34,13 @@ class Options:
     # A file in a folder or archive that cannot be described: "mark" it or "refuse" the folder.
     in_folder: str = "mark"
     # The limits per file (getdata/formats/limits.py; None: no limit): memory of the reader
-    # process in bytes, seconds, decompressed bytes per byte of a compressed file.
-    max_memory: Optional[int] = 2 * 2**30
-    timeout: Optional[float] = 600.0
-    max_ratio: Optional[float] = 1000.0
+    # process in bytes, seconds, decompressed bytes per byte of a compressed file. The defaults
+    # are the settings' (one place: getdata/config/schema.py).
+    max_memory: Optional[int] = InspectConfig.max_memory
+    timeout: Optional[float] = InspectConfig.timeout
+    max_ratio: Optional[float] = InspectConfig.max_ratio
     # A file past a limit: "keep" it undescribed, or "refuse" it.
-    on_limit: str = "keep"
+    on_limit: str = InspectConfig.on_limit.value
 
     @classmethod
     def of(cls, cfg: Any) -> Options:
