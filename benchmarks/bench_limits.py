@@ -1,24 +1,26 @@
 #!/usr/bin/env python
 """What the readers' limits cost (issue 20): describing a normal 100 MB CSV and a 100 MB Parquet
 file with the limits at their defaults (memory cap, timer per file, the time limit's watch on
-getdata's side) against the code before them, in the same run.
+getdata's side) against the code before them, measured in the same run.
 
     python benchmarks/bench_limits.py                    # before = main, after = this tree
-    python benchmarks/bench_limits.py --before 9406ef3 --reps 5 --tmp /var/tmp
+    python benchmarks/bench_limits.py --before 9406ef3 --pairs 60 --tmp /var/tmp
 
-Each round runs, for each variant (alternating, every other round reversed), a fresh process
-with that variant's getdata on PYTHONPATH; it starts the readers' helper (not timed), then times
-``getdata.formats.describe_file`` (the contained child: fork, read, result piped back) on the CSV
-(--csv-inner times) and on the Parquet file (--parquet-inner times). Printed: the median and the
-best per variant and the ratio after/before; the results go to --json with the command.
-The CSV is fully parsed (rows, types, nulls, min/max of 5 columns); the Parquet file's footer is
-read (rows, schema, per-row-group statistics), so its time is mostly the per-file cost.
+Two probe processes stay up, one per variant, each with its getdata on PYTHONPATH and its
+readers' helper started (not timed). The driver asks them in turn, A B B A ..., to time one
+``getdata.formats.describe_file`` (the contained child: fork, read, result piped back) of the CSV
+or the Parquet file: pairs measured a moment apart see the same load (the machine is shared).
+Half the pairs are measured with the probes started before-then-after, half after-then-before
+(an A/A run of this showed the probe started second 2-3 % faster on the shared machine).
+Printed per file: the median and the 10th percentile of each variant and the median of the
+per-pair ratios after/before; the results go to --json with the command. The CSV is fully parsed
+(rows, types, nulls, min/max of 5 columns); the Parquet file's footer is read (rows, schema,
+per-row-group statistics), so its time is mostly the per-file cost of containment.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import statistics
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import REPO, MiB, alternate, git_snapshot, remove, write_results
+from common import REPO, git_snapshot, remove, write_results
 
 
 def make_files(folder: Path, size: int) -> tuple[Path, Path]:
@@ -54,16 +56,16 @@ def make_files(folder: Path, size: int) -> tuple[Path, Path]:
         )
 
     if not csv.exists():
-        rows = size // 40
-        pacsv.write_csv(table(rows), csv)
+        pacsv.write_csv(table(size // 36), csv)  # ~36.5 bytes a row
     if not parquet.exists():
-        rows = size // 14
-        pq.write_table(table(rows), parquet, compression="none")
+        # ~12.9 bytes a row, uncompressed
+        pq.write_table(table(size * 10 // 129), parquet, compression="none")
     return csv, parquet
 
 
-def probe(args: argparse.Namespace) -> None:
-    """In the variant's process: the helper started, then the timed descriptions (JSON out)."""
+def probe() -> None:
+    """A variant's process: the helper started, then one timed description per request
+    ("<path>\\n" on stdin -> seconds on stdout)."""
     from getdata.formats import describe_file
     from getdata.formats.describe import Options
 
@@ -71,95 +73,112 @@ def probe(args: argparse.Namespace) -> None:
     warm = Path(tempfile.mkdtemp()) / "warm.csv"
     warm.write_text("a\n1\n")
     describe_file(warm, "warm.csv", opts)  # the helper starts (its imports) here, untimed
-    out: dict[str, Any] = {}
-    for key, path, inner in (
-        ("csv", args.csv, args.csv_inner),
-        ("parquet", args.parquet, args.parquet_inner),
-    ):
-        times = []
-        for _ in range(inner):
-            start = time.perf_counter()
-            data = describe_file(path, path.name, opts)
-            times.append(time.perf_counter() - start)
-        assert data.get("rows"), data  # really described, not kept undescribed by a limit
-        out[key] = times
     remove(warm.parent)
-    print(json.dumps(out))
+    print("ready", flush=True)
+    for line in sys.stdin:
+        path = Path(line.strip())
+        start = time.perf_counter()
+        data = describe_file(path, path.name, opts)
+        elapsed = time.perf_counter() - start
+        assert data.get("rows"), data  # really described, not kept undescribed by a limit
+        print(elapsed, flush=True)
 
 
-def run_variant(tree: Path, csv: Path, parquet: Path, args: argparse.Namespace) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--probe",
-        "--csv",
-        str(csv),
-        "--parquet",
-        str(parquet),
-        "--csv-inner",
-        str(args.csv_inner),
-        "--parquet-inner",
-        str(args.parquet_inner),
-    ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree)
-    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
-    result["load"] = os.getloadavg()[0]
-    return result
+class Variant:
+    """A probe process running one variant's getdata."""
+
+    def __init__(self, name: str, tree: Path) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--probe"],
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            cwd=tree,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self._read() != "ready":
+            raise SystemExit(f"the {name} probe did not start")
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def describe(self, path: Path) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{path}\n")
+        self.process.stdin.flush()
+        return float(self._read())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", default="main", help="git ref of the code before the limits")
-    parser.add_argument("--reps", type=int, default=5, help="rounds (each runs both variants)")
-    parser.add_argument("--csv-inner", type=int, default=3)
-    parser.add_argument("--parquet-inner", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=60, help="CSV descriptions per variant")
+    parser.add_argument("--parquet-pairs", type=int, default=2000)
     parser.add_argument("--size", type=int, default=100, help="MB per file")
     parser.add_argument("--tmp", default=None, help="where the files and the snapshot go")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "limits-results.json"))
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        probe(args)
+        probe()
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-limits-", dir=args.tmp))
+    variants: list[Variant] = []
+    times: dict[str, dict[str, list[float]]] = {"csv": {}, "parquet": {}}
     try:
-        before = git_snapshot(args.before, tmp / "before")
+        trees = {"before": git_snapshot(args.before, tmp / "before"), "after": REPO}
         csv, parquet = make_files(tmp, args.size * 10**6)
         print(
-            f"files: {csv.name} {csv.stat().st_size / MiB:.0f} MiB, "
-            f"{parquet.name} {parquet.stat().st_size / MiB:.0f} MiB; before = {args.before}, "
-            f"after = {REPO}; {args.reps} rounds",
+            f"files: {csv.name} {csv.stat().st_size / 1e6:.0f} MB, "
+            f"{parquet.name} {parquet.stat().st_size / 1e6:.0f} MB; before = {args.before}, "
+            f"after = {REPO}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        variants = [
-            ("before", lambda: run_variant(before, csv, parquet, args)),
-            ("after", lambda: run_variant(REPO, csv, parquet, args)),
-        ]
-        runs = alternate(args.reps, variants)
+        for by in times.values():
+            by.update(before=[], after=[])
+        for order in (("before", "after"), ("after", "before")):
+            variants = [Variant(name, trees[name]) for name in order]
+            cases = (("csv", csv, args.pairs), ("parquet", parquet, args.parquet_pairs))
+            for key, path, pairs in cases:
+                for i in range(pairs // 2):
+                    for v in variants if i % 2 == 0 else variants[::-1]:
+                        times[key][v.name].append(v.describe(path))
+            for v in variants:
+                v.close()
+            variants = []
     finally:
+        for v in variants:
+            v.close()
         remove(tmp)
 
     results: dict[str, Any] = {
         "command": "python benchmarks/bench_limits.py " + shlex.join(sys.argv[1:]),
         "before": args.before,
-        "loads": {name: [r["load"] for r in rs] for name, rs in runs.items()},
+        "load_at_end": os.getloadavg()[0],
         "cases": {},
     }
-    lines = ["| file | before median (best) s | after median (best) s | after/before (median) |"]
-    lines.append("| --- | --- | --- | --- |")
-    for key in ("csv", "parquet"):
-        times = {name: [t for r in rs for t in r[key]] for name, rs in runs.items()}
-        med = {name: statistics.median(ts) for name, ts in times.items()}
-        best = {name: min(ts) for name, ts in times.items()}
-        ratio = med["after"] / med["before"]
-        results["cases"][key] = {"times": times, "median": med, "best": best, "ratio": ratio}
+    lines = [
+        "| file | before: median (p10) | after: median (p10) | after/before, median of pairs |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, by in times.items():
+        med = {name: statistics.median(ts) for name, ts in by.items()}
+        p10 = {name: sorted(ts)[len(ts) // 10] for name, ts in by.items()}
+        ratios = [a / b for a, b in zip(by["after"], by["before"], strict=True)]
+        ratio = statistics.median(ratios)
+        results["cases"][key] = {"times": by, "median": med, "p10": p10, "ratio": ratio}
+        unit, scale = ("s", 1) if med["before"] > 0.1 else ("ms", 1000)
         lines.append(
-            f"| {key} | {med['before']:.4f} ({best['before']:.4f}) | "
-            f"{med['after']:.4f} ({best['after']:.4f}) | {ratio:.3f}x |"
+            f"| {key} | {med['before'] * scale:.3g} {unit} ({p10['before'] * scale:.3g}) | "
+            f"{med['after'] * scale:.3g} {unit} ({p10['after'] * scale:.3g}) | {ratio:.3f}x |"
         )
     text = "\n".join(lines)
     print()

@@ -5,7 +5,7 @@ encrypt_columns_plaintext_footer.parquet aborts in the footer's column metadata;
 nested JSON Lines file overflows the JSON reader's stack). Describing therefore runs in a child
 process, one per batch of files (a folder may hold thousands).
 
-The children are forked by a helper: ``python -m getdata.formats.contained``, started once per
+The children are forked by a helper (``serve`` below, run by ``python -c``), started once per
 getdata process, a fresh single-threaded interpreter that imports pyarrow and the readers and
 then forks one child per batch. Forking it costs about a millisecond; getdata's own threads
 (wandb, the download pool) are never forked, and nothing of getdata's ``__main__`` is re-run (as
@@ -14,22 +14,33 @@ as it is known; when it dies on a file, the helper reports how (signal, and the 
 line on stderr), that file gets a one-line refusal and a new child takes the rest.
 
 The readers' limits (getdata/formats/limits.py) are spent here: the child runs under the memory
-cap and a timer per file, and getdata stops waiting for a helper that says nothing past the time
-limit. A file past a limit is kept undescribed (``limit`` in its data, one warning), or refused
-with ``inspect.on_limit=refuse``.
+cap and a timer per file, and a watchdog thread of getdata's ends a helper that says nothing
+past the time limit. A file past a limit is kept undescribed (``limit`` in its data, one
+warning), or refused with ``inspect.on_limit=refuse``.
 
-The helper and its children never outlive getdata, however it ends: the helper runs in a
-session of its own and ignores SIGINT and SIGTERM (a Ctrl-C is getdata's to handle: no traceback
-from here), and exits when getdata's
-end of its pipe closes (kill -9 included), also while a child is reading: it then kills the
-child. Each child asks the kernel for SIGKILL when the helper dies (PR_SET_PDEATHSIG). A batch
-that getdata leaves half-way (an interruption) ends its helper, so a new one starts in step.
+The helper and its children never outlive getdata, however it ends (SIGINT, SIGTERM, kill -9):
+
+* the helper runs in a process group of its own (a terminal's Ctrl-C goes to getdata's group
+  only) and ignores SIGINT and SIGTERM: a Ctrl-C is getdata's to handle, no traceback comes
+  from here;
+* it exits when getdata's end of its pipe closes (its next read ends);
+* while a child reads, the helper's process group (the helper and that child) owns the pipe
+  for SIGIO (O_ASYNC): when getdata's end closes, the kernel ends both (SIGIO's default
+  action); getdata sends nothing while a batch runs, so nothing else makes the pipe readable;
+* each child asks the kernel for SIGKILL when the helper dies (PR_SET_PDEATHSIG).
+
+All of it is set up by the helper, not in each child (but the parent-death signal, which fork
+clears), and nothing waits on the way of a file: a select per message or per child, or each
+child arming the pipe, cost 2-6 % of describing a Parquet footer (benchmarks/bench_limits.py).
+A batch that getdata leaves half-way (an interruption) ends its helper, so a new one starts in
+step.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import os
 import select
 import signal
@@ -37,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -140,15 +152,18 @@ class _Helper:
             # is single-threaded, so forking it is clean (tests/test_contained.py checks).
             "JE_ARROW_MALLOC_CONF": "background_thread:false",
         }
+        # Started as "python -c", whose sys.path has getdata where this process has it, not
+        # the current folder first ("-m" would import a getdata/ folder found there).
+        start = "import sys; del sys.path[0]; import getdata.formats.contained as c; c.serve()"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-c", start],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             close_fds=True,
-            # A session of its own: a terminal's Ctrl-C (sent to getdata's process group) never
+            # A process group of its own: a terminal's Ctrl-C (sent to getdata's group) never
             # reaches the helper, not even while it starts; getdata's pipe ends it.
-            start_new_session=True,
+            **_OWN_GROUP,  # type: ignore[arg-type]
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.send = Connection(os.dup(self.process.stdin.fileno()), readable=False)
@@ -156,6 +171,20 @@ class _Helper:
         self.process.stdin.close()
         self.process.stdout.close()
         self.lock = threading.Lock()
+        # When the helper must have said something (time.monotonic()); None: no limit.
+        self.deadline: Optional[float] = None
+        self.expired = False
+        threading.Thread(target=self._watch, name="readers-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        """End the helper when it stays silent past its deadline (inspect.timeout and a grace
+        period): getdata's read then ends, and the file is past the time limit."""
+        while not self.send.closed:
+            time.sleep(1.0)
+            deadline = self.deadline
+            if deadline is not None and time.monotonic() > deadline and not self.send.closed:
+                self.expired = True
+                self.process.kill()
 
     def batch(
         self, items: list[tuple[Path, str]], opts: Options, head: int = 0
@@ -171,21 +200,24 @@ class _Helper:
             try:
                 self.send.send((items, opts, head))
                 while True:
-                    if not self.receive.poll(patience):
-                        self.end()
-                        return done, Ending("no answer", limits.time_limit(opts.timeout))
+                    if patience is not None:
+                        self.deadline = time.monotonic() + patience
                     message = self.receive.recv()
                     if isinstance(message, Outcome):
                         done.append(message)
                     else:
                         return done, message if message.how or message.limit else None
-            except (EOFError, OSError):  # the helper died (killed, out of memory)
+            except (EOFError, OSError):  # the helper died (killed, out of memory, watchdog)
                 self.end()
+                if self.expired:
+                    return done, Ending("no answer", limits.time_limit(opts.timeout))
                 return done, Ending("the readers' helper ended")
             except BaseException:
                 # Interrupted half-way (Ctrl-C): the helper is out of step with us; end it.
                 self.end()
                 raise
+            finally:
+                self.deadline = None
 
     def end(self) -> None:
         """Close our ends: the helper ends (and kills its child) as soon as it sees that."""
@@ -224,8 +256,8 @@ def _helper() -> _Helper:
 # ---------------------------------------------------------------------------------------------
 
 
-def _serve() -> None:
-    """Read batches from stdin; fork a child per batch; report how each child ended."""
+def serve() -> None:
+    """The helper: read batches from stdin; fork a child per batch; report how each ended."""
     # getdata handles Ctrl-C and SIGTERM; the helper ends when getdata's pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -239,20 +271,26 @@ def _serve() -> None:
 
     from . import arrow, delimited, jsondoc, jsonlines, parquet  # noqa: F401
 
+    global _prctl
+    _prctl = _find_prctl()
     receive = Connection(os.dup(0), writable=False)
     send = Connection(os.dup(1), readable=False)
     helper = os.getpid()
+    memory: Optional[int] = None
     while True:
         try:
             items, opts, head = receive.recv()
         except (EOFError, OSError):  # getdata is done (or gone)
             return
         with tempfile.TemporaryFile() as stderr:
+            if opts.max_memory != memory:  # the children inherit the limit
+                limits.cap_memory(opts.max_memory)
+                memory = opts.max_memory
+            _watch_getdata(True)
             pid = os.fork()
             if pid == 0:  # the child
                 _die_with(helper)
                 os.dup2(stderr.fileno(), 2)
-                limits.cap_memory(opts.max_memory)
                 if head > 0:
                     _heads(send, items, head, opts)
                 else:
@@ -261,48 +299,56 @@ def _serve() -> None:
             status = _wait(pid)
             stderr.seek(0)
             said = stderr.read()[-4096:]
-        send.send(_ending(status, said, opts))
+        try:
+            send.send(_ending(status, said, opts))
+        except OSError:  # getdata is gone
+            return
 
 
 def _die_with(parent: int) -> None:
     """In a child: be killed when the helper dies, whatever kills it (Linux's parent-death
     signal); a helper already gone ends the child now."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the helper's own watch still applies
-            pass
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
 
 
+def _find_prctl() -> Any:
+    """libc's prctl, looked up once in the helper (not in every child), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # no prctl: the helper's own watch still applies
+        return None
+
+
 _PR_SET_PDEATHSIG = 1
+_prctl: Any = None
+
+
+def _watch_getdata(on: bool) -> None:
+    """Arm (or disarm) getdata's pipe: once it closes, the kernel sends SIGIO to the helper's
+    process group, which ends the helper and the child it waits for. A pipe already closed ends
+    the helper now."""
+    if os.getpgrp() != os.getpid():  # not a group of its own: SIGIO would reach others
+        return
+    try:
+        fcntl.fcntl(0, fcntl.F_SETOWN, -os.getpid() if on else 0)
+        flags = fcntl.fcntl(0, fcntl.F_GETFL)
+        fcntl.fcntl(0, fcntl.F_SETFL, flags | os.O_ASYNC if on else flags & ~os.O_ASYNC)
+    except OSError:
+        return
+    if on and select.select([0], [], [], 0)[0]:
+        os._exit(0)
 
 
 def _wait(pid: int) -> int:
-    """The child's exit status; if getdata closes its pipe meanwhile (it ended, or gave up on
-    this batch), the child is killed and the helper exits."""
-    try:
-        watch: Optional[int] = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): look every 50 ms
-        watch = None
-    try:
-        while True:
-            if watch is None:
-                ready, _, _ = select.select([0], [], [], 0.05)
-            else:
-                ready, _, _ = select.select([0, watch], [], [])
-            if 0 in ready:  # readable between batches only when getdata is gone
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                os._exit(0)
-            found, status = os.waitpid(pid, 0 if watch in ready else os.WNOHANG)
-            if found:
-                return status
-    finally:
-        if watch is not None:
-            os.close(watch)
+    """The child's exit status (the pipe disarmed: data from getdata is no reason to stop)."""
+    status = os.waitpid(pid, 0)[1]
+    _watch_getdata(False)
+    return status
 
 
 def head_rows(path: Path, name: str, rows: int) -> tuple[Optional[Any], str]:
@@ -367,8 +413,5 @@ def _ending(status: int, stderr: bytes, opts: Options) -> Ending:
     return Ending(f"{how}: {said[0][:200]}" if said else how)
 
 
-if __name__ == "__main__":
-    # Run as the importable module, so that what is pickled names getdata.formats.contained.
-    from getdata.formats import contained
-
-    contained._serve()
+# A process group of the helper's own (Python 3.11+); a session of its own before.
+_OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}

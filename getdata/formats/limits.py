@@ -6,7 +6,8 @@ much. It is kept with format and size, the limit named in its metadata (``limit`
 warning line, unless ``inspect.on_limit=refuse``.
 
 * memory: the contained child that reads a batch of files runs with ``RLIMIT_DATA`` (its heap
-  and private mappings: what pyarrow's and Python's allocators take) set to ``max_memory``; an
+  and private mappings: what pyarrow's and Python's allocators take) set to ``max_memory`` (set
+  in the helper, which forks the children: they inherit it); an
   allocation past it fails (MemoryError, pyarrow's ArrowMemoryError, or C++'s bad_alloc, which
   aborts the child);
 * time: the child arms a real-time timer per file; SIGALRM, whose default action ends the
@@ -66,15 +67,20 @@ def ratio_limit(max_ratio: float, size: int, cap: int) -> str:
 
 
 def cap_memory(max_memory: Optional[int]) -> None:
-    """Limit this process's data (heap and private writable mappings) to ``max_memory`` bytes."""
-    if max_memory:
-        resource.setrlimit(resource.RLIMIT_DATA, (max_memory, max_memory))
+    """Limit the data (heap and private writable mappings) of this process, and of the
+    processes it forks from now on, to ``max_memory`` bytes (None: no limit). Only the soft
+    limit: a later call may raise it again."""
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    soft = resource.RLIM_INFINITY if max_memory is None else max_memory
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft > hard):
+        soft = hard
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def start_timer(timeout: Optional[float]) -> None:
-    """End this process with SIGALRM after ``timeout`` seconds (cancelled by ``stop_timer``)."""
+    """End this process with SIGALRM (its default action) after ``timeout`` seconds, unless
+    ``stop_timer`` comes first."""
     if timeout:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.setitimer(signal.ITIMER_REAL, timeout)
 
 
