@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import explain
 from ..names import printable
@@ -228,9 +230,11 @@ def _log_summary(path: Path, reports: list[dict[str, Any]], count: dict[str, int
 def stopped_sweep(exc: BaseException) -> Optional[str]:
     """When this process's sweep stopped on ``exc`` (its launcher gave up: a joblib worker was
     killed, or a second signal): summary.json is written and the one line returned."""
-    if not _sweep:
-        return None
+    if not _sweep or isinstance(exc, (HydraException, OmegaConfBaseException)):
+        return None  # no sweep, or a config that does not compose: its own one line
     sweep_dir = _sweep[-1]
+    if not isinstance(exc, KeyboardInterrupt) and not _job_folders(sweep_dir):
+        return None  # no job started: nothing to summarise
     reason = _launcher_failure(exc)
     try:
         summarise(sweep_dir, stopped=reason)
