@@ -44,6 +44,14 @@ class SourceError(GetDataError):
     """The source could not be opened or read (not found, forbidden, unreachable, ...)."""
 
 
+class NotFound(SourceError):
+    """The source has no such file, key or object (HTTP 404, S3 NoSuchKey, a missing path)."""
+
+
+class IsAFolder(SourceError):
+    """The source names a folder (or an S3 prefix) where one file was expected."""
+
+
 class IntegrityError(GetDataError):
     """The bytes that arrived are not the bytes we were promised (checksum, length, format)."""
 
@@ -201,7 +209,16 @@ def failed(where: str, exc: BaseException, tries: int = 1) -> SourceError:
     """The one line for a failure at ``where``: its cause explained, secrets masked, and how many
     tries it took when there were more than one."""
     after = f" (gave up after {tries} attempts)" if tries > 1 else ""
-    return SourceError(redact_text(f"{where}: {explain(exc)}{after}"))
+    kind = NotFound if _not_found(exc) else SourceError
+    return kind(redact_text(f"{where}: {explain(exc)}{after}"))
+
+
+def _not_found(exc: BaseException) -> bool:
+    if isinstance(exc, NotFound) or http_status(exc) == 404:
+        return True
+    if _aws_code(exc) in {"NoSuchKey", "404"}:
+        return True
+    return any(isinstance(item, FileNotFoundError) for item in chain(exc))
 
 
 @contextmanager

@@ -19,8 +19,9 @@ import pytest
 from tests.servers import FAKE_AWS_ENV, FileServer, S3Server
 from tests.support import wandb_env
 
-# Real nginx (one per test) and SeaweedFS (one per session): tests/realservers.py.
-pytest_plugins = ["tests.realservers"]
+# Real nginx (one per test) and SeaweedFS (one per session): tests/realservers.py; a server
+# whose every answer a test writes: tests/scripted.py (``scripted``).
+pytest_plugins = ["tests.realservers", "tests.scripted"]
 
 # --------------------------------------------------------------------------
 # Environment hygiene

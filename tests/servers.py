@@ -866,12 +866,14 @@ class S3FaultProxy:
     """Forwards every request to the S3 server at ``upstream`` (an endpoint URL), except the
     first ``times`` GETs of an object: those get ``status`` with S3's XML error ``code``, as a
     real S3 answers SlowDown, AccessDenied or PermanentRedirect. ``gets`` records the path and
-    query of every object GET it saw (listings and HEADs pass through unrecorded)."""
+    query of every object GET it saw; ``seen`` every request, as (method, path with query).
+    With ``times=0`` it only records."""
 
     def __init__(self, upstream: str, status: int, code: str, times: int = 1) -> None:
         self.upstream = urlsplit(upstream)
         self.status, self.code, self.left = status, code, times
         self.gets: list[str] = []
+        self.seen: list[tuple[str, str]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -908,6 +910,8 @@ class S3FaultProxy:
         import http.client
 
         path = handler.path
+        with self._lock:
+            self.seen.append((method, path))
         bucket_and_key = urlsplit(path).path.strip("/")
         is_object_get = method == "GET" and "/" in bucket_and_key and "list-type" not in path
         if is_object_get:

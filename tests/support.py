@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from base64 import b64encode
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +27,16 @@ register_configs()
 REPO = Path(__file__).resolve().parent.parent
 
 
+def data_dir(root: Path) -> Path:
+    """The shared data folder of a test whose environment is :func:`wandb_env` (``root``)."""
+    return root / "getdata-data"
+
+
 def wandb_env(root: Path) -> dict[str, str]:
-    """Environment for an offline wandb whose every folder is under ``root``."""
+    """Environment for an offline wandb whose every folder is under ``root``, and getdata's
+    shared data folder there too (:func:`data_dir`)."""
     return {
+        "GETDATA_DATA_DIR": str(data_dir(root)),
         "WANDB_MODE": "offline",
         "WANDB_DIR": str(root / "wandb-dir"),
         "WANDB_DATA_DIR": str(root / "wandb-data"),
@@ -93,8 +104,13 @@ def compose_cfg(*overrides: str) -> Any:
 
 def leftovers(root: Path) -> list[Path]:
     """getdata's partial files and staging folders anywhere under ``root`` (there must never be
-    any once a run has ended; the lock file ``.getdata.lock`` is not one)."""
-    return sorted(p for p in root.rglob(".getdata-*") if not p.name.endswith(".lock"))
+    any once a run has ended; the lock file ``.getdata.lock``, the record of the versions
+    logged, ``.getdata-versions.json``, and the records of kept versions, ``.getdata-kept/``,
+    are not)."""
+    kept = (".getdata.lock", ".getdata-versions.json")
+    return sorted(
+        p for p in root.rglob(".getdata-*") if p.name not in kept and ".getdata-kept" not in p.parts
+    )
 
 
 def kept_path(data_dir: Path, artifact: str, name: str = "") -> Path:
@@ -102,3 +118,56 @@ def kept_path(data_dir: Path, artifact: str, name: str = "") -> Path:
     file ``name`` in it."""
     versions = [p for p in (data_dir / artifact).iterdir() if not p.name.startswith(".")]
     return only(versions) / name if name else only(versions)
+
+
+def killed_with_9(
+    args: list[str], cwd: Path, env: dict[str, str], until: Callable[[], Any], timeout: float = 60
+) -> Any:
+    """Start ``python -m getdata ARGS`` in ``cwd``, wait until ``until()`` returns something
+    true, kill the run with -9 (no clean-up of its own can run) and return what ``until`` said."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "getdata", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not (found := until()):
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, f"not seen within {timeout} s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        return found
+    finally:
+        proc.kill()
+
+
+def getdata_run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m getdata ARGS`` in ``cwd`` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "getdata", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def part_map_claims(data_dir: Path) -> int:
+    """How many bytes in all the part map of the one partial under ``data_dir`` claims are on
+    disk (0 while there is none)."""
+    for mapfile in data_dir.rglob("*.map"):
+        blob = mapfile.read_bytes()
+        if len(blob) < 12:
+            return 0
+        length = int.from_bytes(blob[8:12], "little")
+        parts = len(json.loads(blob[12 : 12 + length])["parts"])
+        slots = blob[len(blob) - 8 * parts :]
+        return sum(int.from_bytes(slots[i : i + 8], "little") for i in range(0, len(slots), 8))
+    return 0

@@ -10,7 +10,7 @@ import pytest
 import getdata
 from getdata.config import bundled_data
 from getdata.errors import SourceError
-from tests.support import logged, md5_b64, only, sha256_hex
+from tests.support import data_dir, logged, md5_b64, only, sha256_hex
 
 SAMPLE = Path(bundled_data("sample.parquet")).read_bytes()
 
@@ -24,7 +24,7 @@ def test_fetch_returns_a_typed_result(wb: Path) -> None:
     assert result.status == "ok" and result.artifact == "sample.parquet"
     assert result.aliases == ["prod"]
     assert result.size == len(SAMPLE) and result.sha256 == sha256_hex(SAMPLE)
-    kept = run_dir.resolve() / "data" / "sample.parquet" / sha256_hex(SAMPLE)[:16]
+    kept = data_dir(wb).resolve() / "sample.parquet" / sha256_hex(SAMPLE)[:16]
     assert result.path == kept / "sample.parquet"
     assert result.path.read_bytes() == SAMPLE
     assert result.wandb_mode == "offline"

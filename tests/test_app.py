@@ -11,7 +11,7 @@ import pytest
 
 from getdata.config import bundled_data
 from getdata.errors import GetDataError
-from tests.support import kept_path, logged, md5_b64, only, run_in_process, sha256_hex
+from tests.support import data_dir, kept_path, logged, md5_b64, only, run_in_process, sha256_hex
 from tests.wandb_file import run_info
 
 PAYLOAD = b"".join(b"%08d,%s\n" % (i, b"x" * (i % 50)) for i in range(60_000))  # ~2 MiB
@@ -42,8 +42,8 @@ def test_bundled_sample(wb: Path) -> None:
     assert meta["source"]["kind"] == "local"
     assert meta["data"]["format"] == "parquet"
     assert meta["data"]["rows"] == 500
-    # The file W&B references is the one kept in the run folder, byte for byte.
-    assert kept_path(wb / "run" / "data", "sample.parquet", "sample.parquet").read_bytes() == data
+    # The file W&B references is the one kept in the data folder, byte for byte.
+    assert kept_path(data_dir(wb), "sample.parquet", "sample.parquet").read_bytes() == data
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_http_source(wb: Path, http_server, behaviour: dict) -> None:
     if behaviour.get("content_length", True):
         assert meta["source"]["size"] == len(PAYLOAD)
         assert meta["source"]["etag"]
-    assert kept_path(wb / "run" / "data", "raw_data.csv", "big.csv").read_bytes() == PAYLOAD
+    assert kept_path(data_dir(wb), "raw_data.csv", "big.csv").read_bytes() == PAYLOAD
     gets = [r for r in http_server.requests if r.method == "GET"]
     assert len(gets) == 1, "the body is read in one streaming GET"
 
@@ -133,7 +133,7 @@ def test_expected_sha256_mismatch_logs_nothing(wb: Path, http_server) -> None:
             f"source.sha256={'0' * 64}",
         )
     assert logged(wb) == []
-    assert list((wb / "run" / "data").iterdir()) == []
+    assert list(data_dir(wb).iterdir()) == []
 
 
 def test_expected_sha256_match(wb: Path, http_server) -> None:
@@ -155,7 +155,7 @@ def test_html_page_served_as_parquet_is_refused(wb: Path, http_server) -> None:
             wb / "run", "source=http", f"source.url={http_server.url('/genres_mod.parquet')}"
         )
     assert logged(wb) == []
-    assert list((wb / "run" / "data").iterdir()) == []
+    assert list(data_dir(wb).iterdir()) == []
 
 
 def test_secret_header_and_query_do_not_reach_wandb(wb: Path, http_server) -> None:

@@ -11,7 +11,16 @@ import pytest
 from hydra.errors import MissingConfigException
 
 from getdata.errors import MissingExtraError, explain
-from tests.support import compose_cfg, kept_path, logged, only, run_cli, run_in_process, wandb_env
+from tests.support import (
+    compose_cfg,
+    data_dir,
+    kept_path,
+    logged,
+    only,
+    run_cli,
+    run_in_process,
+    wandb_env,
+)
 
 ENTRY = "# @package _global_\ndefaults:\n  - override /source: {source}\n{body}"
 
@@ -101,5 +110,5 @@ def test_fail_fast_sweep_skips_the_rest_and_keeps_paths(tmp_path: Path) -> None:
     _, artifact = only(logged(tmp_path))
     assert artifact.name == "sample.parquet"
     kept = Path(only(summary["datasets"][0]["paths"]))
-    assert kept == kept_path(sweep_dir / "0" / "data", "sample.parquet", "sample.parquet")
+    assert kept == kept_path(data_dir(tmp_path), "sample.parquet", "sample.parquet")
     assert kept.is_file()

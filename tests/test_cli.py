@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from getdata.config import bundled_data
-from tests.support import REPO, kept_path, logged, md5_b64, only, run_cli, sha256_hex, wandb_env
+from tests.support import (
+    REPO,
+    data_dir,
+    kept_path,
+    logged,
+    md5_b64,
+    only,
+    run_cli,
+    sha256_hex,
+    wandb_env,
+)
 from tests.wandb_file import run_info
 
 SAMPLE = Path(bundled_data("sample.parquet")).read_bytes()
@@ -49,7 +59,7 @@ def test_bad_source_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     errors = [line for line in proc.stderr.splitlines() if str(missing) in line]
     assert errors and "not found" in errors[-1]
     assert not (tmp_path / "wandb-dir").exists(), "a failed fetch starts no W&B run"
-    assert list((tmp_path / "run" / "data").glob("*")) == []
+    assert list(data_dir(tmp_path).glob("*")) == []
 
 
 def test_missing_value_exits_non_zero(tmp_path: Path) -> None:
@@ -92,12 +102,9 @@ def test_sweep_two_datasets(tmp_path: Path, http_server, launcher: str) -> None:
     assert set(by_name) == {"sample.parquet", "squares.csv"}
     assert only(by_name["squares.csv"].entries).digest == md5_b64(csv)
     assert only(by_name["sample.parquet"].entries).digest == md5_b64(SAMPLE)
-    # Each job has its own sweep subfolder, with its log and its data.
-    assert (
-        kept_path(sweep_dir / "0" / "data", "sample.parquet", "sample.parquet").read_bytes()
-        == SAMPLE
-    )
-    assert kept_path(sweep_dir / "1" / "data", "squares.csv", "squares.csv").read_bytes() == csv
+    # Each job has its own sweep subfolder with its log; the data is in the shared data folder.
+    assert kept_path(data_dir(tmp_path), "sample.parquet", "sample.parquet").read_bytes() == SAMPLE
+    assert kept_path(data_dir(tmp_path), "squares.csv", "squares.csv").read_bytes() == csv
     assert (sweep_dir / "0" / "getdata.log").is_file()
 
 
@@ -156,17 +163,22 @@ def test_installed_wheel_runs_from_another_directory(
         "# @package _global_\ndefaults:\n  - override /source: sample\n"
         "artifact:\n  name: mine.parquet\n"
     )
+    # GETDATA_DATA_DIR unset: the default data folder, .getdata/data below the working folder.
     env = {**wandb_env(tmp_path), "GETDATA_CATALOG": str(user_catalog)}
+    del env["GETDATA_DATA_DIR"]
     proc = run_cli(["dataset=mine"], env, cwd=elsewhere, python=str(python))
     assert proc.returncode == 0, proc.stderr
     _, artifact = only(logged(tmp_path))
     assert artifact.name == "mine.parquet"
     assert only(artifact.entries).digest == md5_b64(SAMPLE)
-    # The run folder is under the directory the user ran from.
-    kept = [p for p in (elsewhere / "outputs").rglob("sample.parquet") if p.is_file()]
-    assert [p.relative_to(elsewhere / "outputs").parts[-4:-1] for p in kept] == [
-        ("data", "mine.parquet", hashlib.sha256(SAMPLE).hexdigest()[:16])
+    # The run folder and the data folder are under the directory the user ran from.
+    assert list((elsewhere / "outputs").rglob("getdata-report.json"))
+    kept = [p for p in elsewhere.rglob("sample.parquet") if p.is_file()]
+    assert [p.relative_to(elsewhere).parts for p in kept] == [
+        (".getdata", "data", "mine.parquet", hashlib.sha256(SAMPLE).hexdigest()[:16], p.name)
+        for p in kept
     ]
+    assert len(kept) == 1
     script = env_dir / "bin" / "getdata"
     cfg = subprocess.run(
         [script, "--cfg", "job"], cwd=elsewhere, capture_output=True, text=True, check=True

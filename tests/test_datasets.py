@@ -16,6 +16,7 @@ import wandb
 from getdata.cli.report import run_job
 from tests.support import (
     compose_cfg,
+    data_dir,
     kept_path,
     leftovers,
     logged,
@@ -85,7 +86,7 @@ def test_local_directory_is_one_artifact(wb: Path, tmp_path: Path) -> None:
     assert listed["2024-02.csv"]["data"]["rows"] == 150
     assert listed["nested/extra.parquet"]["data"]["rows"] == 40
     assert listed["notes.txt"]["sha256"] == sha256_hex(files["notes.txt"])
-    kept = kept_path(wb / "run" / "data", "songs")
+    kept = kept_path(data_dir(wb), "songs")
     assert {p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()} == set(files)
     assert leftovers(wb) == []
 
@@ -165,7 +166,7 @@ def test_bad_file_in_folder_fails_the_whole_folder(wb: Path, tmp_path: Path) -> 
     assert report.status == "failed"
     assert "broken.parquet" in report.error
     assert logged(wb) == []
-    data = wb / "run" / "data"
+    data = data_dir(wb)
     assert not data.exists() or [p for p in data.rglob("*") if p.is_file()] == []
 
 
@@ -264,7 +265,7 @@ def test_reference_artifact_s3(wb: Path, s3) -> None:
     assert meta["size"] == len(body) and meta["etag"] == head["ETag"]
     assert meta["version_id"] == head["VersionId"]
     assert meta["last_modified"]
-    assert not (wb / "run" / "data").exists(), "nothing was downloaded"
+    assert not data_dir(wb).exists(), "nothing was downloaded"
 
 
 def test_reference_artifact_http(wb: Path, http_server) -> None:
@@ -282,7 +283,7 @@ def test_reference_artifact_http(wb: Path, http_server) -> None:
     assert artifact.metadata["source"]["last_modified"] == "Wed, 21 Oct 2026 07:28:00 GMT"
     assert artifact.metadata["source"]["size"] == len(body)
     assert etag is not None
-    assert not (wb / "run" / "data").exists()
+    assert not data_dir(wb).exists()
 
 
 def test_reference_mode_needs_a_remote_source(wb: Path, tmp_path: Path) -> None:
@@ -316,9 +317,13 @@ def test_archive_is_unpacked_into_a_folder_artifact(wb: Path, http_server, tmp_p
     rows = {f["path"]: f["data"].get("rows") for f in artifact.metadata["files"]}
     assert rows["songs/2024-01.csv"] == 100
     # Only the unpacked folder is kept; the archive itself is not.
-    data = wb / "run" / "data"
+    data = data_dir(wb)
     kept = kept_path(data, "songs")
-    every_file = {p for p in data.rglob("*") if p.is_file() and p.name != ".getdata.lock"}
+    every_file = {
+        p
+        for p in data.rglob("*")
+        if p.is_file() and not any(x.startswith(".getdata") for x in p.relative_to(data).parts)
+    }
     assert every_file == {p for p in kept.rglob("*") if p.is_file()}
     assert {p.relative_to(kept).as_posix() for p in every_file} == {f"songs/{k}" for k in files}
     assert leftovers(wb) == []
@@ -338,7 +343,7 @@ def test_hostile_archive_is_refused(wb: Path, http_server) -> None:
     assert report.status == "failed"
     assert "would escape the target folder" in report.error
     assert logged(wb) == []
-    data = wb / "run" / "data"
+    data = data_dir(wb)
     assert not data.exists() or list(data.iterdir()) == []
     assert not (wb / "escape.txt").exists() and not (wb / "run" / "escape.txt").exists()
 

@@ -3,6 +3,7 @@ the log and under the artifact metadata key "drift"; inspect.on_drift=fail refus
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -14,7 +15,9 @@ import wandb
 
 from getdata.cli.report import run_job
 from getdata.pipeline.drift import DriftError
-from tests.support import compose_cfg, logged, run_in_process
+from getdata.store.versions import version_folders
+from getdata.store.workspace import VERSION_DIGITS
+from tests.support import compose_cfg, data_dir, logged, run_in_process
 
 
 def write_parquet(path: Path, columns: dict[str, list]) -> None:
@@ -63,7 +66,12 @@ def test_single_file_drift_warns_then_fails(
     assert "schema drift" in report.error and "genre string -> int64" in report.error
     assert "removed year (int64)" in report.error
     assert len(logged(wb)) == 2
-    assert not list((wb / "r3" / "data").glob("*"))
+    # Only the two logged versions are kept in the shared data folder, not the refused one.
+    refused = hashlib.sha256(data.read_bytes()).hexdigest()[:VERSION_DIGITS]
+    assert sorted(version_folders(data_dir(wb) / "songs")) == sorted(
+        {first.sha256[:VERSION_DIGITS], second.sha256[:VERSION_DIGITS]}  # type: ignore[index]
+    )
+    assert refused not in version_folders(data_dir(wb) / "songs")
     kept = json.loads((wb / "state" / "schema" / "songs.json").read_text())
     assert set(kept["files"]["songs.parquet"]["columns"]) == {"tempo", "genre", "year"}
 
@@ -106,4 +114,5 @@ def test_folder_of_tables(wb: Path, tmp_path: Path) -> None:
     write_parquet(folder / "2024-04.parquet", {"id": [4]})
     with pytest.raises(DriftError, match="removed 2024-04.parquet:v"):
         run_in_process(wb / "r3", *base, "inspect.on_drift=fail")
-    assert not (wb / "r3" / "data" / "lake").exists()
+    # The refused tree is not kept: the two logged versions are, nothing else.
+    assert len(version_folders(data_dir(wb) / "lake")) == 2

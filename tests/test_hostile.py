@@ -11,26 +11,30 @@ import fcntl
 import gzip
 import hashlib
 import os
-import signal
 import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from hydra.errors import MissingConfigException
 
 from getdata.cli.report import JobReport, run_job
+from getdata.store.partmap import PIECE
+from getdata.transfer.parts import FIRST_PART
 from tests.liars import RawRequest, RawServer, reply, trickle
 from tests.support import (
     compose_cfg,
+    data_dir,
+    getdata_run,
     kept_path,
+    killed_with_9,
     leftovers,
     logged,
     md5_b64,
     only,
+    part_map_claims,
     sha256_hex,
     wandb_env,
 )
@@ -64,7 +68,7 @@ def assert_refused(root: Path, report: JobReport, *phrases: str) -> None:
     assert logged(root) == []
     assert not (root / "wandb-dir").exists(), "no W&B run for a refused fetch"
     assert leftovers(root) == []
-    data = root / "run" / "data"
+    data = data_dir(root)
     assert not data.exists() or [p for p in data.rglob("*")] == []
 
 
@@ -74,7 +78,7 @@ def assert_logged(root: Path, report: JobReport, data: bytes) -> Path:
     assert only(artifact.entries).digest == md5_b64(data)
     assert artifact.metadata["sha256"] == sha256_hex(data)
     assert leftovers(root) == []
-    return kept_path(root / "run" / "data", artifact.name, only(artifact.entries).path)
+    return kept_path(data_dir(root), artifact.name, only(artifact.entries).path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,10 +159,7 @@ def test_literal_names_with_glob_characters(wb: Path, tmp_path: Path, s3, http_s
     report = http_job(tmp_path / "h", http_server.url("/data%5B1%5D.csv"))
     assert report.status == "ok", report.error
     assert report.artifact == "data_1_.csv"
-    assert (
-        kept_path(tmp_path / "h" / "run" / "data", "data_1_.csv", "data[1].csv").read_bytes()
-        == weird
-    )
+    assert kept_path(data_dir(tmp_path), "data_1_.csv", "data[1].csv").read_bytes() == weird
 
 
 def test_a_glob_still_selects_when_no_such_literal_path(wb: Path, tmp_path: Path) -> None:
@@ -281,8 +282,11 @@ def test_a_206_is_only_spliced_when_it_proves_its_range(wb: Path, second: bytes)
         report = http_job(wb, server.url("/data.bin"), "inspect.check_format=false")
         assert_logged(wb, report, DATA)
         ranges = [r.header("range") for r in server.requests]
-    assert ranges[:2] == [None, f"bytes={2**20}-"]
-    assert ranges[2:] == [None], "restarted from 0 instead of splicing"
+    # The first part asked for; the server answered whole and dropped; the resume, pinned.
+    assert ranges[:2] == [f"bytes=0-{FIRST_PART - 1}", f"bytes={2**20}-{len(DATA) - 1}"]
+    # The lie was not spliced: the next request starts at byte 0 (a plain GET after a range
+    # the server could not prove; a new first part after another total, i.e. another version).
+    assert ranges[2:] in ([None], [f"bytes=0-{FIRST_PART - 1}"]), ranges
 
 
 def test_a_206_to_a_request_for_the_whole_file_is_refused(wb: Path) -> None:
@@ -290,7 +294,8 @@ def test_a_206_to_a_request_for_the_whole_file_is_refused(wb: Path) -> None:
         "206 Partial Content", DATA, Content_Range=f"bytes 0-{len(DATA) - 1}/{len(DATA)}"
     )
     with RawServer(lambda request, index: partial) as server:
-        report = http_job(wb, server.url("/data.bin"))
+        # One plain GET, no Range (with a Range, that answer would be the proven first part).
+        report = http_job(wb, server.url("/data.bin"), "fetch.connections=1")
     assert_refused(wb, report, "HTTP 206", "request for all of it")
 
 
@@ -312,7 +317,7 @@ def test_unasked_content_encoding_is_kept_as_published(wb: Path, tmp_path: Path)
     def script(request: RawRequest, index: int) -> bytes:
         if index == 0:
             return head + stored[:cut]
-        start = int(request.header("range").split("=")[1].rstrip("-"))
+        start = int(request.header("range").split("=")[1].split("-")[0])
         return reply(
             "206 Partial Content",
             stored[start:],
@@ -324,7 +329,10 @@ def test_unasked_content_encoding_is_kept_as_published(wb: Path, tmp_path: Path)
     with RawServer(script) as server:
         report = http_job(wb, server.url("/songs.csv.gz"))
         kept = assert_logged(wb, report, stored)
-        assert [r.header("range") for r in server.requests] == [None, f"bytes={cut}-"]
+        assert [r.header("range") for r in server.requests] == [
+            f"bytes=0-{FIRST_PART - 1}",
+            f"bytes={cut}-{len(stored) - 1}",
+        ]
     assert kept.read_bytes() == stored
     _, artifact = only(logged(wb))
     assert artifact.metadata["source"]["content_encoding"] == "gzip"
@@ -481,7 +489,7 @@ def test_kill_9_partial_is_resumed_by_the_next_run(tmp_path: Path) -> None:
             return trickle(
                 reply("200 OK", length=len(DATA), ETag='"v1"') + DATA[:half], b"", 0.05, stop
             )
-        start = int((request.header("range") or "bytes=0-").split("=")[1].rstrip("-"))
+        start = int((request.header("range") or "bytes=0-").split("=")[1].split("-")[0])
         if not start:
             return reply("200 OK", DATA, ETag='"v1"')
         return reply(
@@ -495,48 +503,30 @@ def test_kill_9_partial_is_resumed_by_the_next_run(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with RawServer(script) as server:
         args = [
-            sys.executable,
-            "-m",
-            "getdata",
             "source=http",
             f"source.url={server.url('/big.bin')}",
             f"data_dir={data_dir}",
             "inspect.check_format=false",
             "fetch.chunk_size=65536",
         ]
-        proc = subprocess.Popen(
-            [*args, f"hydra.run.dir={tmp_path / 'run1'}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            deadline = time.monotonic() + 60
-            partial: list[Path] = []
-            while time.monotonic() < deadline:
-                partial = list(data_dir.rglob("*.part"))
-                if partial and partial[0].stat().st_size >= half:
-                    break
-                time.sleep(0.05)
-            assert partial and partial[0].stat().st_size == half, "half the body arrived"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            # The part map records progress each time it crosses a MiB (PIECE): wait for that.
+            run1 = [*args, f"hydra.run.dir={tmp_path / 'run1'}"]
+            claimed = killed_with_9(
+                run1, tmp_path, env, lambda: (n := part_map_claims(data_dir)) >= PIECE and n
+            )
         finally:
-            proc.kill()
             stop.set()
-        assert leftovers(tmp_path), "kill -9 leaves its partial behind"
-        done = subprocess.run(
-            [*args, f"hydra.run.dir={tmp_path / 'run2'}"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        assert claimed <= half, "the map claims at most what arrived"
+        (partial,) = data_dir.rglob("*.part")
+        assert partial.read_bytes()[:claimed] == DATA[:claimed], "what the map claims is there"
+        done = getdata_run([*args, f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path, env)
         ranges = [r.header("range") for r in server.requests]
     assert done.returncode == 0, done.stderr
-    assert ranges == [None, f"bytes={half}-"], "the second run resumed where the first stopped"
+    # The first run asked for the first part (the server sent it all, then stalled); the second
+    # asked only for what the map said was missing, pinned to the same ETag.
+    assert ranges == [f"bytes=0-{FIRST_PART - 1}", f"bytes={claimed}-{len(DATA) - 1}"]
+    assert server.requests[1].header("if-range") == '"v1"'
     assert leftovers(tmp_path) == [], "partials never accumulate"
     (kept,) = files_named(data_dir, "big.bin")
     assert kept.read_bytes() == DATA

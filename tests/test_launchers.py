@@ -24,7 +24,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from getdata.config import config_dir
-from tests.support import kept_path, logged, md5_b64, only, run_cli, wandb_env
+from tests.support import data_dir, kept_path, logged, md5_b64, only, run_cli, wandb_env
 
 ONE = b"id,genre\n" + b"".join(b"%d,rock\n" % i for i in range(300))
 TWO = b"id,tempo\n" + b"".join(b"%d,%d.5\n" % (i, 60 + i % 120) for i in range(400))
@@ -45,9 +45,10 @@ def check_two_artifacts(tmp_path: Path, sweep_dir: Path) -> None:
     assert set(by_name) == {"one.csv", "two.csv"}
     assert only(by_name["one.csv"].entries).digest == md5_b64(ONE)
     assert only(by_name["two.csv"].entries).digest == md5_b64(TWO)
-    # Each job ran in its own sweep subfolder, as with the basic launcher.
-    assert kept_path(sweep_dir / "0" / "data", "one.csv", "one.csv").read_bytes() == ONE
-    assert kept_path(sweep_dir / "1" / "data", "two.csv", "two.csv").read_bytes() == TWO
+    # Each job ran in its own sweep subfolder, as with the basic launcher; the data is in the
+    # shared data folder.
+    assert kept_path(data_dir(tmp_path), "one.csv", "one.csv").read_bytes() == ONE
+    assert kept_path(data_dir(tmp_path), "two.csv", "two.csv").read_bytes() == TWO
     assert "logged artifact one.csv" in (sweep_dir / "0" / "getdata.log").read_text()
 
 

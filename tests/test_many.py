@@ -19,7 +19,7 @@ from getdata.sources.s3 import S3Source
 from getdata.transfer.batch import SMALL, fetch_many, suits
 from getdata.transfer.policy import Limits, Retry
 from tests.servers import DropProxy, S3FaultProxy
-from tests.support import compose_cfg, leftovers, logged, md5_b64, only
+from tests.support import compose_cfg, data_dir, leftovers, logged, md5_b64, only
 
 FAST = ["fetch.backoff=0.01", "fetch.backoff_max=0.05", "fetch.attempts=3"]
 FILES = {f"part-{i:03d}.bin": os.urandom(1000 + 997 * i) for i in range(40)}
@@ -100,8 +100,8 @@ def test_a_refused_object_fails_the_folder_in_one_line_and_keeps_nothing(wb: Pat
     assert "Signature" not in report.error
     assert logged(wb) == []
     assert leftovers(wb) == []
-    data_dir = wb / "run" / "data"
-    assert not data_dir.exists() or list(data_dir.iterdir()) == []
+    data = data_dir(wb)
+    assert not data.exists() or list(data.iterdir()) == []
 
 
 def test_an_object_that_grew_since_the_listing_is_streamed(tmp_path: Path, s3: Any) -> None:

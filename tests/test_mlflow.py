@@ -19,7 +19,17 @@ from omegaconf import OmegaConf
 
 from getdata.cli.mlproject import build_overrides, hydra_quote, local_path, source_kind
 from getdata.config import bundled_data
-from tests.support import REPO, compose_cfg, kept_path, logged, md5_b64, only, sha256_hex, wandb_env
+from tests.support import (
+    REPO,
+    compose_cfg,
+    data_dir,
+    kept_path,
+    logged,
+    md5_b64,
+    only,
+    sha256_hex,
+    wandb_env,
+)
 from tests.wandb_file import run_info
 
 SAMPLE = Path(bundled_data("sample.parquet")).read_bytes()
@@ -126,7 +136,8 @@ def test_mlflow_run_logs_the_artifact(
     assert info["job_type"] == "get_data"
     assert [r.query for r in http_server.requests_for("/genres_mod.parquet")] == ["raw=true&x=1"]
     assert (
-        kept_path(run_dir / "data", "raw_data.parquet", "genres_mod.parquet").read_bytes() == SAMPLE
+        kept_path(data_dir(tmp_path), "raw_data.parquet", "genres_mod.parquet").read_bytes()
+        == SAMPLE
     )
 
     # MLflow recorded the run with its parameters, finished.

@@ -10,9 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from getdata.sources.s3 import S3Source
 from getdata.transfer.fetch import Fetched, fetch
 from getdata.transfer.parts import connections_for
 from getdata.transfer.policy import Retry
+from tests.scripted import honest
 from tests.support import leftovers
 
 MiB = 2**20
@@ -37,10 +35,17 @@ FAST = Retry(attempts=3, backoff=0.01, backoff_max=0.05)
 
 def get(source: Any, dest: Path, connections: int = 4) -> Fetched:
     """Fetch into ``dest``: a partial there, then the file under dest/kept/."""
+
+    def keep(fetched: Fetched) -> Path:
+        kept = dest / "kept" / source.basename
+        kept.parent.mkdir(exist_ok=True)
+        fetched.path.rename(kept)
+        return kept
+
     return fetch(
         source,
         dest / ".getdata-test.part",
-        lambda f: dest / "kept" / source.basename,
+        keep,
         chunk_size=MiB,
         retry=FAST,
         progress=False,
@@ -58,79 +63,6 @@ def assert_same(fetched: Fetched, data: bytes = DATA) -> None:
 
 def ranges(server: Any, path: str) -> list[str | None]:
     return [r.range for r in server.requests_for(path, "GET")]
-
-
-# ---------------------------------------------------------------------------------------------
-# A server whose every answer a test writes: it may lie, or change the object between requests
-# ---------------------------------------------------------------------------------------------
-
-Answer = Callable[[int, dict[str, str]], tuple[int, dict[str, str], bytes]]
-
-
-class ScriptedServer:
-    """``answer(n, request_headers) -> (status, headers, body)`` for the n-th GET (from 0)."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.seen: list[dict[str, str]] = []
-        lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with lock:
-                    n = len(owner.seen)
-                    owner.seen.append(dict(self.headers))
-                status, headers, body = owner.answer(n, dict(self.headers))
-                self.send_response(status)
-                for k, v in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/big.bin"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[[Answer], ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def start(answer: Answer) -> ScriptedServer:
-        servers.append(ScriptedServer(answer))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
-
-
-def honest(data: bytes, etag: str) -> Answer:
-    """A correct server for ``data``: 206 for a single range (If-Range honoured), else 200."""
-
-    def answer(n: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        rng = headers.get("Range", "")
-        if_range = headers.get("If-Range")
-        if rng.startswith("bytes=") and (if_range is None or if_range == etag):
-            a, _, b = rng[6:].partition("-")
-            start, end = int(a), min(len(data), int(b) + 1 if b else len(data))
-            cr = f"bytes {start}-{end - 1}/{len(data)}"
-            return 206, {"ETag": etag, "Content-Range": cr}, data[start:end]
-        return 200, {"ETag": etag, "Accept-Ranges": "bytes"}, data
-
-    return answer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,9 +86,10 @@ def test_http_parts_are_byte_identical(tmp_path: Path, http_server: Any) -> None
     fetched = get(resolve(HttpSource(url=url)), tmp_path)
     assert_same(fetched)
     gets = http_server.requests_for("/big.bin", "GET")
-    # The first GET (no Range, as for one stream) serves the first part; the other two parts
-    # are ranges pinned to the ETag that first answer gave. No request more than that.
-    assert gets[0].range is None
+    # The first GET asks for the first part only (the size is not known yet: nothing is read
+    # twice); the other two parts are ranges pinned to the ETag that first answer gave. No
+    # request more than that.
+    assert gets[0].range == f"bytes=0-{8 * MiB - 1}" and gets[0].if_range is None
     assert sorted(r.range for r in gets[1:]) == [
         "bytes=16777216-" + str(len(DATA) - 1),
         "bytes=8388608-16777215",
@@ -168,7 +101,8 @@ def test_http_small_object_is_one_stream(tmp_path: Path, http_server: Any) -> No
     data = DATA[: 3 * MiB]
     url = http_server.add("/small.bin", data)
     assert_same(get(resolve(HttpSource(url=url)), tmp_path, connections=0), data)
-    assert ranges(http_server, "/small.bin") == [None]  # one GET, as before
+    # One GET: the first part asked for holds the whole object.
+    assert ranges(http_server, "/small.bin") == [f"bytes=0-{8 * MiB - 1}"]
 
 
 def test_dropped_range_resumes_on_its_own(tmp_path: Path, http_server: Any) -> None:
@@ -187,14 +121,17 @@ def test_dropped_range_resumes_on_its_own(tmp_path: Path, http_server: Any) -> N
 def test_server_without_ranges_gets_one_stream(tmp_path: Path, http_server: Any) -> None:
     url = http_server.add("/big.bin", DATA, ranges=False)
     assert_same(get(resolve(HttpSource(url=url)), tmp_path))
-    assert ranges(http_server, "/big.bin") == [None]  # no Accept-Ranges: that GET, one stream
+    # The server ignored Range (200, the whole object): that one answer, read as one stream.
+    assert ranges(http_server, "/big.bin") == [f"bytes=0-{8 * MiB - 1}"]
 
 
 @pytest.mark.parametrize("etag", [None, 'W/"weak"'])
 def test_no_strong_etag_gets_one_stream(tmp_path: Path, http_server: Any, etag: Any) -> None:
     url = http_server.add("/big.bin", DATA, etag=etag)
     assert_same(get(resolve(HttpSource(url=url)), tmp_path))
-    assert ranges(http_server, "/big.bin") == [None]
+    # The first part's answer names no version: no other part can be pinned to it, so the
+    # object is fetched again as one plain stream.
+    assert ranges(http_server, "/big.bin") == [f"bytes=0-{8 * MiB - 1}", None]
 
 
 @pytest.mark.parametrize(

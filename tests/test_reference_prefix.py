@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from getdata.errors import GetDataError
-from tests.support import logged, only, run_in_process
+from tests.support import data_dir, logged, only, run_in_process
 
 
 def put_lake(s3) -> dict[str, str]:
@@ -49,7 +49,7 @@ def test_reference_prefix(wb: Path, s3) -> None:
         assert entry.digest == etags[f"music/{name}"]
     assert artifact.metadata["file_count"] == 3 and artifact.metadata["reference"] is True
     assert artifact.metadata["size"] == 4 + 4 + 5
-    assert not (wb / "run" / "data").exists(), "nothing was downloaded"
+    assert not data_dir(wb).exists(), "nothing was downloaded"
 
 
 def test_reference_glob(wb: Path, s3) -> None:

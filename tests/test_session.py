@@ -19,10 +19,19 @@ import wandb
 from getdata.config import WandbConfig, WandbMode
 from getdata.errors import GetDataError
 from getdata.tracking.run import log_artifact
-from getdata.tracking.runfile import complete, last_record
+from getdata.tracking.runfile import finished, read_run_file
 from tests.session_probe import PROBE_FILE, wandb_core_children
-from tests.support import REPO, leftovers, logged, md5_b64, only, run_cli, wandb_env
-from tests.wandb_file import artifacts, find_run_files, read_records
+from tests.support import REPO, data_dir, leftovers, logged, md5_b64, only, run_cli, wandb_env
+from tests.wandb_file import (
+    EnvironmentRecord,
+    Record,
+    artifacts,
+    find_run_files,
+    finished_run,
+    read_records,
+    record_kinds,
+    write_run_file,
+)
 
 DATA = [b"id,value\n" + b"%d,%d\n" % (i, i * n) * 50 for n, i in enumerate(range(5), 1)]
 
@@ -59,9 +68,9 @@ def test_sweep_shares_the_service_and_each_run_is_complete_when_its_job_returns(
     assert proc.returncode == 0, proc.stderr
     probes = [json.loads((sweep / str(n) / PROBE_FILE).read_text()) for n in range(len(DATA))]
     for n, (probe, data) in enumerate(zip(probes, DATA, strict=True)):
-        # Read back the moment the job returned: the whole run, its exit record last.
+        # Read back the moment the job returned: the whole run, to its exit record.
         assert probe["status"] == "ok"
-        assert probe["records"][-1] == "exit", probe["records"]
+        assert finished_run(probe["records"]), probe["records"]
         assert probe["artifacts"] == [{"name": f"part{n}.csv", "digests": [md5_b64(data)]}]
         assert f"wandb=={wandb.__version__}" in probe["requirements"]
         assert probe["requirements"] == probes[0]["requirements"]
@@ -115,7 +124,7 @@ def test_a_failed_job_in_the_middle_leaves_no_run_and_the_next_one_is_complete(
         assert step == "ok"
         # When log_artifact returns, its run file reads back whole: nothing more to flush.
         new = only(list(_run_files(tmp_path) - seen))
-        assert read_records(new)[-1].WhichOneof("record_type") == "exit"
+        assert finished_run(record_kinds(new))
         assert only(artifacts(new)).entries[0].digest == md5_b64(path.read_bytes())
         seen.add(new)
         cores.append(wandb_core_children(os.getpid()))
@@ -168,9 +177,10 @@ def test_sigterm_in_the_second_job_keeps_the_first_run_whole(tmp_path: Path, htt
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not leftovers(tmp_path / "sweep" / "1") and time.monotonic() < deadline:
+        slow_data = data_dir(tmp_path) / "slow.csv"
+        while not leftovers(slow_data) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert leftovers(tmp_path / "sweep" / "1"), "the second download started"
+        assert leftovers(slow_data), "the second download started"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -178,26 +188,43 @@ def test_sigterm_in_the_second_job_keeps_the_first_run_whole(tmp_path: Path, htt
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     run_file, artifact = only(logged(tmp_path))
     assert artifact.name == "good.csv" and only(artifact.entries).digest == md5_b64(DATA[0])
-    assert read_records(run_file)[-1].WhichOneof("record_type") == "exit"
+    assert finished_run(record_kinds(run_file))
     assert leftovers(tmp_path) == []
 
 
-def test_a_run_file_is_complete_only_with_its_exit_record(wb: Path, tmp_path: Path) -> None:
-    """getdata.runfile against a real run file and every shorter version of it (what a reader
-    sees while wandb-core is still writing)."""
+def test_a_run_file_is_finished_with_its_exit_record_and_nothing_torn(
+    wb: Path, tmp_path: Path
+) -> None:
+    """getdata's reader against a real run file rewritten in the order wandb-core writes it on
+    a loaded machine (its system probe's environment records after the exit record), and every
+    shorter version of it (what a reader sees while wandb-core is still writing): finished
+    exactly when the whole exit record is there and the file ends on a whole record."""
     path = tmp_path / "d.csv"
     path.write_bytes(DATA[0])
     _log(path, "whole", hashlib.md5(DATA[0]).hexdigest())
     run_file = only(list(_run_files(tmp_path)))
-    data = run_file.read_bytes()
-    assert complete(run_file) and last_record(run_file) == "exit"
+    assert finished(run_file) and finished_run(record_kinds(run_file))
+    records = read_records(run_file)
+    late = [r for r in records if r.WhichOneof("record_type") == "environment"]
+    late = late or [Record(environment=EnvironmentRecord(os="Linux", python="3.11"))]
+    # Large enough to span blocks, so FIRST/MIDDLE/LAST chunks are cut too.
+    late.append(Record(environment=EnvironmentRecord(os="x" * 70_000)))
+    order = [r for r in records if r.WhichOneof("record_type") != "environment"] + late
+    late_file = tmp_path / "late.wandb"
+    ends = write_run_file(late_file, order)
+    kinds = record_kinds(late_file)
+    assert kinds.index("exit") < kinds.index("environment")
+    assert finished(late_file) and read_run_file(late_file).kinds == kinds
+    exit_end = ends[kinds.index("exit")]
+    data = late_file.read_bytes()
     cut = tmp_path / "cut.wandb"
-    kinds = set()
-    for size in range(0, len(data), 7):
+    for size in sorted({*range(0, len(data), 97), *ends, *(e - 1 for e in ends)}):
         cut.write_bytes(data[:size])
-        assert not complete(cut), f"a file cut at {size} of {len(data)} bytes is not complete"
-        kinds.add(last_record(cut))
-    assert {None, "run", "artifact"} <= kinds
+        expected = size >= exit_end and size in ends
+        assert finished(cut) == expected, f"cut at {size} of {len(data)} bytes"
     cut.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # a damaged last record
-    assert not complete(cut)
-    assert not complete(tmp_path / "missing.wandb")
+    assert not finished(cut)
+    no_exit = [r for r in order if r.WhichOneof("record_type") != "exit"]
+    write_run_file(cut, no_exit)
+    assert not finished(cut) and read_run_file(cut).clean_end
+    assert not finished(tmp_path / "missing.wandb")

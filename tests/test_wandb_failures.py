@@ -1,16 +1,14 @@
 """W&B failures never cost a download and never lose one.
 
 A fake W&B server on 127.0.0.1 (started here) refuses, hangs, answers 500, rejects the key, or
-accepts the preflight and then fails; the real wandb runs against it. Also: the guards on the
-wandb internals getdata relies on (they fail loudly when wandb changes).
+accepts the preflight and then fails; the real wandb runs against it. (The guards on the wandb
+internals getdata relies on are in tests/test_wandb_compat.py.)
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -30,12 +28,10 @@ import pytest
 from getdata.cli.report import EXIT_LOGGED_OFFLINE
 from getdata.config import WandbConfig, WandbMode, check_artifact_name
 from getdata.errors import GetDataError
-from getdata.tracking.compat import add_file as _add_file
-from getdata.tracking.compat import md5_handover_supported
 from getdata.tracking.run import log_artifact
 from getdata.tracking.settle import preflight, settle, wandb_host
 from tests.servers import free_port
-from tests.support import logged, only, run_cli, wandb_env
+from tests.support import data_dir, logged, only, run_cli, wandb_env
 from tests.wandb_file import find_run_files
 
 DATA = b"id,value\n1,a\n2,b\n"
@@ -173,7 +169,7 @@ def test_unusable_server_fails_before_the_download(
     assert "nothing was fetched" in line
     assert "Traceback" not in proc.stderr and API_KEY not in proc.stderr
     assert http_server.count("/data.csv", None) == 0  # not a byte fetched
-    assert not (tmp_path / "run" / "data").exists()
+    assert not data_dir(tmp_path).exists()
     assert not (tmp_path / "wandb-dir").exists()
 
 
@@ -361,12 +357,14 @@ def test_full_disk_keeps_the_data_and_says_how_to_log_it(
 def test_an_incomplete_run_file_is_logged_again_in_a_new_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """wandb-core, rarely, leaves a run file without its records even after a teardown (seen
-    once in a CI run). The first run is declared incomplete here (the one fault injected: the
-    read-back says so once); its folder goes, and the artifact is in a second, complete run."""
+    """A run file without its exit record even after the service was torn down (a killed or
+    stuck wandb-core). The first run is declared unfinished here (the one fault injected: the
+    read-back says so, before and after the teardown); its folder goes, and the artifact is in
+    a second, finished run."""
     import wandb
 
     from getdata.tracking import service as session
+    from getdata.tracking.runfile import RunFile
 
     data = tmp_path / "data.csv"
     data.write_bytes(DATA)
@@ -374,19 +372,21 @@ def test_an_incomplete_run_file_is_logged_again_in_a_new_run(
         monkeypatch.setenv(key, value)
     wandb.teardown()
     real = session.wait_written
-    said_incomplete: list[Path] = []
+    said_unfinished: list[Path] = []
 
-    def first_run_incomplete(run_file: Path, **kw: Any) -> bool:
-        if not said_incomplete or said_incomplete[0] == run_file:
-            said_incomplete.append(run_file)
-            return False
+    def first_run_unfinished(run_file: Path, **kw: Any) -> RunFile:
+        if not said_unfinished or said_unfinished[0] == run_file:
+            said_unfinished.append(run_file)
+            return RunFile()
         return real(run_file, **kw)
 
-    monkeypatch.setattr(session, "wait_written", first_run_incomplete)
+    monkeypatch.setattr(session, "wait_written", first_run_unfinished)
     with caplog.at_level(logging.WARNING):
         tracked = log_offline(data)
+    assert "stopping the W&B service, which writes it" in caplog.text
     assert "logging data.csv again in a new run" in caplog.text
-    assert not said_incomplete[0].parent.exists()  # the incomplete run's folder is gone
+    assert said_unfinished == [said_unfinished[0]] * 2  # read before and after the teardown
+    assert not said_unfinished[0].parent.exists()  # the unfinished run's folder is gone
     run_file, artifact = only(logged(tmp_path))
     assert tracked.run_id in run_file.name
     assert only(artifact.entries).path == "data.csv"
@@ -479,78 +479,6 @@ def test_getdata_accepts_exactly_the_artifact_name_characters_wandb_accepts() ->
         assert ours_ok(name) == wandb_ok(name), name
     assert ours_ok("x" * 128) and wandb_ok("x" * 128)
     assert not ours_ok("x" * 129) and not wandb_ok("x" * 129)
-
-
-# ---------------------------------------------------------------------------------------------
-# Guards on wandb internals: these fail loudly when wandb changes
-# ---------------------------------------------------------------------------------------------
-
-
-def test_md5_handover_matches_add_file(tmp_path: Path) -> None:
-    """getdata hands its streamed MD5 to wandb's private Artifact._add_local_file: the entry
-    must be exactly the one add_file() makes, and only for an MD5 artifact."""
-    import wandb
-
-    path = tmp_path / "f.bin"
-    path.write_bytes(DATA * 100)
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    params = inspect.signature(wandb.Artifact._add_local_file).parameters
-    assert {"name", "path", "digest", "policy"} <= set(params)
-
-    handed, computed = (wandb.Artifact("a", type="raw_data", digest_algorithm="MD5") for _ in "ab")
-    assert md5_handover_supported(handed)
-    _add_file(handed, path, "f.bin", md5)
-    computed.add_file(str(path), name="f.bin", policy="immutable")
-    ours, theirs = handed.manifest.entries["f.bin"], computed.manifest.entries["f.bin"]
-    assert ours.digest == theirs.digest == base64.b64encode(bytes.fromhex(md5)).decode()
-    assert (ours.size, ours.extra) == (theirs.size, theirs.extra)
-
-
-def test_no_md5_handed_to_an_xxh128_artifact(tmp_path: Path) -> None:
-    """Should wandb switch to XXH128, the MD5 must not be labelled XXH128: add_file() is used."""
-    import wandb
-
-    path = tmp_path / "f.bin"
-    path.write_bytes(DATA)
-    md5 = hashlib.md5(DATA).hexdigest()
-    artifact = wandb.Artifact("a", type="raw_data", digest_algorithm="XXH128")
-    assert not md5_handover_supported(artifact)
-    _add_file(artifact, path, "f.bin", md5)
-    entry = artifact.manifest.entries["f.bin"]
-    assert entry.digest != base64.b64encode(bytes.fromhex(md5)).decode()
-    reference = wandb.Artifact("b", type="raw_data", digest_algorithm="XXH128")
-    reference.add_file(str(path), name="f.bin", policy="immutable")
-    assert entry.digest == reference.manifest.entries["f.bin"].digest
-
-
-def test_wandb_internals_getdata_uses_are_there() -> None:
-    """The netrc reader (self-hosted logins) and the settings that bound online waits."""
-    import wandb
-    from wandb.sdk.lib.wbauth.wbnetrc import _get_netrc_file_path, read_netrc_auth
-
-    assert "host" in inspect.signature(read_netrc_auth).parameters
-    assert callable(_get_netrc_file_path)
-    from getdata.tracking.compat import run_settings
-
-    settings = run_settings(wandb, 3, "online")
-    assert settings.x_graphql_timeout_seconds == 3 and settings.x_graphql_retry_max == 2
-    assert settings.silent is True
-
-
-def test_wandb_reads_the_installed_packages_where_getdata_caches_them() -> None:
-    """getdata/session.py caches wandb.util.working_set (read for every run's requirements.txt):
-    a run must still look it up there when it starts, and get the same packages."""
-    import wandb
-    from wandb.sdk.wandb_run import Run
-
-    from getdata.tracking.compat import cache_working_set as _cache_working_set
-
-    assert "from wandb.util import working_set" in inspect.getsource(Run._on_start)
-    _cache_working_set(wandb)
-    cached = wandb.util.working_set
-    assert getattr(cached, "_getdata_cached", False)
-    fresh = {(d.key, d.version) for d in cached.__wrapped__()}
-    assert {(d.key, d.version) for d in cached()} == fresh and ("wandb", wandb.__version__) in fresh
 
 
 def teardown_module() -> None:

@@ -36,19 +36,24 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped,u
 # The generated protobuf module has no type stubs, hence the ignore.
 from wandb.proto.wandb_internal_pb2 import (  # type: ignore[attr-defined,unused-ignore]
     ConfigRecord,
+    EnvironmentRecord,
     Record,
     SummaryRecord,
 )
 
 __all__ = [
     "ArtifactEntry",
+    "EnvironmentRecord",
     "LoggedArtifact",
     "Record",
     "all_text",
     "artifacts",
     "find_run_files",
+    "finished_run",
     "read_records",
+    "record_kinds",
     "run_info",
+    "write_run_file",
 ]
 
 FILE_HEADER = struct.Struct("<4sHB")
@@ -160,6 +165,45 @@ def read_records(path: Path) -> list[Record]:
             raise ValueError(f"{path}: record {index} is not a Record: {exc}") from exc
         records.append(record)
     return records
+
+
+def write_run_file(path: Path, records: list[Record]) -> list[int]:
+    """Write ``records`` as wandb-core writes a run file (a header, then 32 KiB blocks of
+    chunks); returns the offset at which each record ends. For tests that need a run file in a
+    shape wandb-core produces only sometimes (a record after the exit, a record cut short)."""
+    out = bytearray(FILE_HEADER.pack(FILE_IDENT, FILE_MAGIC, FILE_VERSION))
+    ends = []
+    for record in records:
+        payload = record.SerializeToString()
+        first = True
+        while True:
+            left = BLOCK_SIZE - len(out) % BLOCK_SIZE
+            if left < CHUNK_HEADER.size:
+                out += b"\0" * left
+                continue
+            part, payload = payload[: left - CHUNK_HEADER.size], payload[left - CHUNK_HEADER.size :]
+            kind = (FULL if first else LAST) if not payload else (FIRST if first else MIDDLE)
+            crc = zlib.crc32(bytes([kind]) + part)
+            out += CHUNK_HEADER.pack(crc, len(part), kind) + part
+            first = False
+            if not payload:
+                break
+        ends.append(len(out))
+    Path(path).write_bytes(bytes(out))
+    return ends
+
+
+def record_kinds(path: Path) -> list[str]:
+    """The kind of every record in a ``.wandb`` file ("run", "artifact", "exit", ...)."""
+    return [str(r.WhichOneof("record_type")) for r in read_records(path)]
+
+
+def finished_run(kinds: list[str]) -> bool:
+    """A finished run: its exit record is there, and what follows it is only what wandb-core's
+    system probe may add late (``environment`` records; getdata/tracking/runfile.py)."""
+    if "exit" not in kinds:
+        return False
+    return set(kinds[kinds.index("exit") + 1 :]) <= {"environment"}
 
 
 def find_run_files(wandb_dir: Path) -> list[Path]:

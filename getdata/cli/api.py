@@ -1,10 +1,10 @@
 """The Python API: ``getdata.fetch(*overrides, **settings)`` runs one dataset as the CLI does.
 
 Same config (Hydra compose of the same conf/, catalog and $GETDATA_CATALOG included), same
-validation, same files (``<run dir>/data/…``, ``getdata.log``, ``getdata-report.json``), same W&B
-behaviour. It returns a :class:`FetchResult` or raises a :class:`~getdata.errors.GetDataError`
-subclass whose message is the one line the CLI would print (every invalid setting: the one
-:class:`~getdata.errors.ConfigError`).
+validation, same files (``getdata.log``, ``getdata-report.json`` in the run folder; the data in
+the data folder), same W&B behaviour. It returns a :class:`FetchResult` or raises a
+:class:`~getdata.errors.GetDataError` subclass whose message is the one line the CLI would print
+(every invalid setting: the one :class:`~getdata.errors.ConfigError`).
 
 Safe to call from several threads: Hydra's configuration state (GlobalHydra) and wandb's run
 (one current run per process, started with the process's environment and command line) are the
@@ -58,7 +58,7 @@ class FetchResult:
     sha256: Optional[str]
     # The kept files, absolute; empty for a reference artifact or a check.
     paths: list[Path]
-    # The job's folder: getdata.log, getdata-report.json, data/.
+    # The job's folder: getdata.log, getdata-report.json (and data/ with data_dir=null).
     run_dir: Path
     # "online" | "offline" | "disabled"; None when nothing was logged.
     wandb_mode: Optional[str] = None
@@ -69,6 +69,9 @@ class FetchResult:
     linked: Optional[str] = None
     # The metadata key "drift" (None: nothing recorded to compare with).
     drift: Optional[dict[str, Any]] = field(default=None)
+    # The version as getdata counts them in the data folder (v0, v1, ...): what
+    # getdata.use("<artifact>:<version>") names; None when nothing was logged.
+    version: Optional[str] = None
 
     @property
     def path(self) -> Optional[Path]:
@@ -216,6 +219,7 @@ def _result(result: Result, folder: Path, cfg: DictConfig) -> FetchResult:
         wandb_run_id=tracked.run_id if tracked else None,
         linked=tracked.linked if tracked else None,
         drift=result.drift,
+        version=result.version,
     )
 
 

@@ -18,7 +18,9 @@ from ..errors import BRIEF_ERRORS_ENV, full_errors
 from ..redact import redact_text
 from ..store.scratch import private_tmpdir
 from ..tracking import service
+from . import commands
 from .callbacks import stopped_sweep
+from .commands import COMMANDS
 from .configs import register_configs
 from .interrupt import interrupted, signal_name, started_by_user
 from .messages import bad_override, one_line
@@ -60,6 +62,8 @@ def cli() -> None:
     took another 0.2-0.45 s. A sweep exits normally: the joblib launcher's workers must be
     shut down.
     """
+    if sys.argv[1:2] and sys.argv[1] in COMMANDS:  # `getdata use …`, `getdata gc …`
+        raise SystemExit(commands.main(sys.argv[1:]))
     started_by_user()
     problem = bad_override(sys.argv[1:])
     if problem:

@@ -42,6 +42,8 @@ class JobReport:
     warning: Optional[str] = None
     # Where the kept files are (absolute paths), for the next step.
     paths: list[str] = field(default_factory=list)
+    # The version as getdata counts them in the data folder: `getdata use <artifact>:<version>`.
+    version: Optional[str] = None
     # Set when a signal stopped the job, or kept it from starting: 130 (Ctrl-C), 143 (SIGTERM).
     interrupted: Optional[int] = None
 
@@ -59,6 +61,7 @@ _FIELDS = {
     "error": (str, type(None)),
     "warning": (str, type(None)),
     "paths": (list,),
+    "version": (str, type(None)),
     "interrupted": (int, type(None)),
 }
 
@@ -139,6 +142,7 @@ def report_of(dataset: str, result: Result) -> JobReport:
         wandb=result.tracked.location if result.tracked else None,
         warning=_fallback_warning(result.tracked),
         paths=result.paths,
+        version=result.version,
     )
 
 

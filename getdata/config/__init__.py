@@ -3,6 +3,7 @@ user's catalog (``catalog``). The names most modules need are handed on here."""
 
 from .checks import check_artifact_name, check_config, check_writable_folder
 from .schema import (
+    DATA_DIR_ENV,
     VERSION,
     AppConfig,
     ArtifactConfig,
@@ -18,10 +19,12 @@ from .schema import (
     WandbMode,
     bundled_data,
     config_dir,
+    default_data_dir,
     to_app_config,
 )
 
 __all__ = [
+    "DATA_DIR_ENV",
     "VERSION",
     "AppConfig",
     "ArtifactConfig",
@@ -40,5 +43,6 @@ __all__ = [
     "check_config",
     "check_writable_folder",
     "config_dir",
+    "default_data_dir",
     "to_app_config",
 ]

@@ -8,6 +8,7 @@ selects :class:`getdata.sources.http.HttpSource`. The kinds' dataclasses live wi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from importlib import resources
@@ -21,6 +22,10 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 VERSION = "0.1.0"
 # The getdata package folder (this module is in its config/ folder).
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# The data folder every run shares unless data_dir says otherwise: $GETDATA_DATA_DIR, else this
+# folder below the working directory (like state_dir's .getdata/state and W&B's ./wandb).
+DATA_DIR_ENV = "GETDATA_DATA_DIR"
+DEFAULT_DATA_DIR = ".getdata/data"
 
 
 def config_dir() -> str:
@@ -29,6 +34,12 @@ def config_dir() -> str:
     if (shipped / "config.yaml").is_file():
         return str(shipped)
     return str(PACKAGE_DIR.parent / "conf")
+
+
+def default_data_dir() -> Path:
+    """The data folder as the default ``data_dir`` names it, for the commands that read it
+    without a config (``getdata use``, ``getdata gc``)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def bundled_data(name: str) -> str:
@@ -228,8 +239,10 @@ class AppConfig:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     inspect: InspectConfig = field(default_factory=InspectConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
-    # Folder the fetched file is kept in (W&B reads it from there); null means <run dir>/data.
-    data_dir: Optional[str] = None
+    # Folder the fetched files are kept in, shared by every run (W&B reads them from there;
+    # `getdata use` finds them there): <data_dir>/<artifact>/<sha256[:16]>/<file or tree>, so
+    # the same content is kept once. null: a folder of the run's own, <run dir>/data.
+    data_dir: Optional[str] = f"${{oc.env:{DATA_DIR_ENV},{DEFAULT_DATA_DIR}}}"
     # Stat the source first; when it is as at the last successful fetch of this artifact name,
     # fetch and log nothing and report "unchanged".
     skip_unchanged: bool = False

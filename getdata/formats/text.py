@@ -17,9 +17,19 @@ MAX_BLOCK_SIZE = 64 * MiB
 _IN_ROW = re.compile(r" in row (\d+)$")
 
 
+# What no text holds: a reader's error that quotes such bytes quotes binary (a gzip body read as
+# CSV, say), which has no place in a one-line error.
+_NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def first_line(exc: BaseException) -> str:
+    """A reader's error as one line, without the binary it may quote."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    found = _NOT_TEXT.search(line)
+    if found:
+        line = f"{line[: found.start()].rstrip()} [bytes that are not text]"
+    return line[:300]
 
 
 def straddles(exc: BaseException) -> bool:

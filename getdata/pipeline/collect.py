@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -57,13 +58,13 @@ def fetch_all(
     limits = Limits(cfg.fetch.max_bytes, cfg.fetch.deadline, cfg.fetch.min_free_bytes)
 
     def one(
-        item: Source, place: Callable[[Fetched], Path], check_hash: bool, inspect: bool
+        item: Source, keep: Callable[[Fetched], Path], check_hash: bool, inspect: bool
     ) -> Fetched:
         with describe(item.display):
             return fetch(
                 item,
                 workspace.partial(source_id(item)),
-                place,
+                keep,
                 chunk_size=cfg.fetch.chunk_size,
                 retry=retry,
                 sha256=cfg.source.sha256 if check_hash else None,
@@ -76,7 +77,9 @@ def fetch_all(
             )
 
     if members is None and not cfg.source.extract:
-        fetched = one(source, lambda f: workspace.version(f.sha256) / source.basename, True, True)
+        fetched = one(
+            source, lambda f: workspace.keep_file(f.path, f.sha256, source.basename), True, True
+        )
         return [_kept(fetched, source.basename, fetched.data)], fetched.info
 
     # A tree is assembled in the workspace's staging folder and moved into place when complete.
@@ -96,13 +99,15 @@ def fetch_all(
         ]
         info = SourceInfo(size=sum(f.size for f in fetched_files))
     else:
-        archive = one(source, lambda f: workspace.parts / f"archive-{f.sha256}", True, False)
+        archive = one(
+            source, lambda f: _move(f.path, workspace.parts / f"archive-{f.sha256}"), True, False
+        )
         try:
             kept = _unpack(cfg, archive.path, source.basename, workspace.staging)
         finally:
             archive.path.unlink(missing_ok=True)
         info = archive.info
-    final = workspace.keep_tree(tree_digest(kept))
+    final = workspace.keep_tree(tree_digest(kept), {k.name: k.sha256 for k in kept})
     return [replace(k, path=final / k.name) for k in kept], info
 
 
@@ -128,7 +133,8 @@ def _fetch_members(
     rest = [m for m in members if id(m) not in done]
     with ThreadPoolExecutor(cfg.fetch.workers) as pool:
         streamed = pool.map(
-            lambda m: one(m, lambda f: workspace.staged(m.basename), False, False), rest
+            lambda m: one(m, lambda f: _move(f.path, workspace.staged(m.basename)), False, False),
+            rest,
         )
         done.update((id(m), f) for m, f in zip(rest, streamed, strict=True))
     return [done[id(m)] for m in members]
@@ -174,3 +180,10 @@ def _kept(fetched: Fetched, name: str, data: dict[str, Any], level: int = loggin
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
     return describe_file(path, name, cfg.inspect)
+
+
+def _move(path: Path, to: Path) -> Path:
+    """Move a fetched file to ``to`` (in getdata's own staging or parts folder)."""
+    to.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, to)
+    return to

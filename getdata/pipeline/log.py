@@ -37,6 +37,9 @@ class Result:
     paths: list[str] = field(default_factory=list)
     # The metadata key "drift" as logged (None: nothing recorded to compare with).
     drift: Optional[dict[str, Any]] = None
+    # The version as getdata counts them in the data folder (v0, v1, ...; `getdata use` knows
+    # it by that name); None when nothing was logged or kept.
+    version: Optional[str] = None
 
 
 def wandb_options(cfg: AppConfig) -> dict[str, Any]:
@@ -76,6 +79,9 @@ def log_files(
             ],
             "files_truncated": len(kept) > MAX_LISTED_FILES,
         }
+        if source.skipped:
+            # Empty "folder" keys of the listing: no data, and no entry of the artifact.
+            content["skipped"] = source.skipped[:MAX_LISTED_FILES]
     if drift is not None:
         content["drift"] = drift
     metadata = _metadata(cfg, source, info, {"size": size, **content})

@@ -14,7 +14,7 @@ from ..config import (
     check_config,
     check_writable_folder,
 )
-from ..errors import describe, needs_extra
+from ..errors import IsAFolder, NotFound, SourceError, describe, needs_extra
 from ..formats.contained import warm_up
 from ..sources import Source, SourceInfo, resolve
 from ..store.extract import archive_stem
@@ -25,6 +25,7 @@ from .collect import Kept, fetch_all
 from .drift import Drift, DriftError, check_drift
 from .log import Result, log_files, log_reference
 from .state import State, fingerprint
+from .use import remember
 
 log = logging.getLogger("getdata")
 
@@ -39,7 +40,9 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     source, members, name = _open_source(cfg)
     # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
     state = State(Path(cfg.state_dir), name)
-    current = _ask_source(source, members) if cfg.skip_unchanged or cfg.check_only else None
+    current = None
+    if cfg.skip_unchanged or cfg.check_only:
+        members, current = _ask_source(source, members)
     if cfg.check_only:
         return Result(artifact=name, status=check(state, current, source.display, name))
     if cfg.skip_unchanged and state.unchanged(current, source.display):
@@ -47,9 +50,12 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         return Result(artifact=name, status="unchanged")
     preflight(cfg.wandb)  # W&B mode, credentials and server settled before the first byte
     if cfg.artifact.mode is ArtifactMode.reference:
-        result = log_reference(cfg, source, name, run_config, members)
+        try:
+            result = log_reference(cfg, source, name, run_config, members)
+        except (IsAFolder, NotFound) as exc:
+            result = log_reference(cfg, source, name, run_config, _folder(source, members, exc))
     else:
-        result, fetched = _fetch_and_log(cfg, source, members, name, data_dir, run_config)
+        result, fetched, members = _fetch_and_log(cfg, source, members, name, data_dir, run_config)
         # Fingerprint what was fetched, without asking the source again.
         current = current or _fingerprint_fetched(fetched, members)
     state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
@@ -69,9 +75,28 @@ def _open_source(cfg: AppConfig) -> tuple[Source, Optional[list[Source]], str]:
     return source, members, name
 
 
-def _ask_source(source: Source, members: Optional[list[Source]]) -> Any:
-    with describe(source.display):
-        return _fingerprint(source, members)
+def _ask_source(
+    source: Source, members: Optional[list[Source]]
+) -> tuple[Optional[list[Source]], Any]:
+    """The source's files (as they turned out) and what identifies their version now."""
+    try:
+        with describe(source.display):
+            return members, _fingerprint(source, members)
+    except (IsAFolder, NotFound) as exc:
+        members = _folder(source, members, exc)
+        return members, _fingerprint(None, members)
+
+
+def _folder(source: Source, members: Optional[list[Source]], exc: SourceError) -> list[Source]:
+    """An S3 key taken for an object (fetched with one request, no listing first) that is no
+    object but a prefix named without its '/': its files. Anything else: the error as it was."""
+    if members is not None or source.kind != "s3":
+        raise exc
+    try:
+        with describe(source.display):
+            return source.folder()
+    except SourceError:
+        raise exc from None
 
 
 def _fetch_and_log(
@@ -81,15 +106,22 @@ def _fetch_and_log(
     name: str,
     data_dir: Path,
     run_config: dict[str, Any],
-) -> tuple[Result, SourceInfo]:
+) -> tuple[Result, SourceInfo, Optional[list[Source]]]:
     log.info("fetching %s", source.display)
-    with Workspace(data_dir, name) as workspace:
-        kept, info = fetch_all(cfg, source, members, workspace)
-        drift = _compare_schema(cfg, name, kept, workspace)
     folder = members is not None or cfg.source.extract
-    result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+    # The lock is held until the version is logged and recorded: `getdata gc` and a parallel
+    # job of the same artifact never see a version that is kept but not yet recorded.
+    with Workspace(data_dir, name) as workspace:
+        try:
+            kept, info = fetch_all(cfg, source, members, workspace)
+        except NotFound as exc:
+            members = _folder(source, members, exc)
+            kept, info = fetch_all(cfg, source, members, workspace)
+        drift = _compare_schema(cfg, name, kept, workspace)
+        result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        result.version = remember(data_dir, result, folder, cfg.artifact.aliases)
     drift.save(result.sha256)
-    return result, info
+    return result, info, members
 
 
 def _check_config(cfg: AppConfig, run_dir: Path) -> Path:

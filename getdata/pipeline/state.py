@@ -14,18 +14,20 @@ from typing import Any, Optional
 from ..sources import SourceInfo
 from ..store.records import read_json, write_json
 
-# The fields that identify a version of the source; a content hash would be best, an ETag or an
-# S3 version id next; size with last-modified is the weakest acceptable pair.
-_FIELDS = ("etag", "version_id", "size", "last_modified")
-
 
 def fingerprint(info: SourceInfo) -> Optional[dict[str, Any]]:
-    """The validators of ``info``, or None when they cannot tell a change (then never skip)."""
-    values = {k: getattr(info, k) for k in _FIELDS if getattr(info, k) is not None}
-    strong = info.etag or info.version_id
-    if not strong and not (info.size is not None and info.last_modified):
-        return None
-    return values
+    """What identifies the version of the source ``info`` describes, or None when nothing can
+    tell a change (then never skip). A strong ETag names the bytes (the same bytes uploaded again
+    keep it, whatever Last-Modified says); else an S3 version id; size with Last-Modified is the
+    weakest acceptable pair."""
+    etag = info.etag if info.etag and not info.etag.startswith("W/") else None
+    if etag:
+        return {"etag": etag, "size": info.size}
+    if info.version_id:
+        return {"version_id": info.version_id, "size": info.size}
+    if info.size is not None and info.last_modified:
+        return {"size": info.size, "last_modified": info.last_modified}
+    return None
 
 
 def _scalar(value: Any) -> bool:

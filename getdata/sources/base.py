@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from fsspec.spec import AbstractFileSystem
 
-from ..errors import SourceError
+from ..errors import IsAFolder, SourceError
 from ..names import printable, safe_name, safe_relpath
 
 GLOB_MAGIC = re.compile(r"[*?\[]")
@@ -76,6 +76,8 @@ class Source:
     info_kwargs: dict[str, Any] = field(default_factory=dict)
     # What a listing already said about this file (members of a directory source).
     listed: Optional[SourceInfo] = None
+    # Keys of a listing that are no files (empty "folder" keys), as the metadata lists them.
+    skipped: list[str] = field(default_factory=list)
 
     def members(self) -> Optional[list[Source]]:
         """The files of a directory, prefix or glob source, named by their path relative to it;
@@ -87,9 +89,8 @@ class Source:
         """
         # A trailing '/' names a folder: no need to ask (on S3, asking lists the prefix twice).
         if self.path.endswith("/") or self.fs.isdir(self.path):
-            root = self.path.rstrip("/")
-            found = self.fs.find(self.path, detail=True, withdirs=False)
-        elif GLOB_MAGIC.search(self.path) and not self.fs.exists(self.path):
+            return self.folder()
+        if GLOB_MAGIC.search(self.path) and not self.fs.exists(self.path):
             magic = GLOB_MAGIC.search(self.path)
             assert magic is not None
             # The folder part before the first wildcard is what names are relative to, and
@@ -97,13 +98,24 @@ class Source:
             root = self.path[: magic.start()].rsplit("/", 1)[0]
             found = self.fs.glob(self.path, detail=True)
             self.basename = basename_of(self.path)
-        else:
-            return None
+            return self._listed(found, root)
+        return None
+
+    def folder(self) -> list[Source]:
+        """The files below the source's path, taken as a folder (or prefix)."""
+        root = self.path.rstrip("/")
+        return self._listed(self.fs.find(root + "/", detail=True, withdirs=False), root)
+
+    def _listed(self, found: dict[str, Any], root: str) -> list[Source]:
         members = []
         for path in sorted(found):
             info = found[path]
             kind = info.get("type")
             if kind == "directory":
+                continue
+            if path.endswith("/") and not info.get("size"):
+                # An empty "folder" key (what the S3 console's "Create folder" makes): no data.
+                self.skipped.append(path[len(root) + 1 :] if path.startswith(root) else path)
                 continue
             shown = self.fs.unstrip_protocol(path)
             if kind != "file":
@@ -123,12 +135,13 @@ class Source:
             display=printable(self.fs.unstrip_protocol(path)),
             basename=rel,
             listed=normalise_info(info),
+            skipped=[],
         )
 
     def stat(self) -> SourceInfo:
         info = self.fs.info(self.path, **self.info_kwargs)
         if info.get("type") == "directory":
-            raise SourceError(f"{self.display}: is a directory, not a file")
+            raise IsAFolder(f"{self.display}: is a directory, not a file")
         return normalise_info(info)
 
     def reference(self) -> tuple[str, dict[str, str]]:

@@ -13,7 +13,7 @@ from ..config import SourceConfig
 from ..errors import SourceError
 from ..names import printable
 from ..redact import redact_url
-from .base import Source, basename_of
+from .base import GLOB_MAGIC, Source, basename_of
 from .http import GetSource, web_filesystem
 
 KIND = "s3"
@@ -59,6 +59,14 @@ class S3StreamSource(GetSource):
     # Passed on to every presigned GET (RequestPayer, ExpectedBucketOwner, ...).
     get_params: dict[str, Any] = field(default_factory=dict)
     pin_header: ClassVar[str] = "If-Match"  # a changed object answers 412: start over
+
+    def members(self) -> Optional[list[Source]]:
+        """A prefix (``s3://b/p/``) or glob is listed; any other key is taken for an object and
+        fetched with one request, no listing first. Should that find no such key, the pipeline
+        asks :meth:`folder` (a prefix named without its trailing ``/``)."""
+        if self.path.endswith("/") or GLOB_MAGIC.search(self.path):
+            return super().members()
+        return None
 
     def reference(self) -> tuple[str, dict[str, str]]:
         uri = f"{self.url}?versionId={self.version_id}" if self.version_id else self.url

@@ -7,7 +7,9 @@ a new folder, the same content reuses the folder it already has.
 While a run fetches, it holds a lock on the artifact's folder; its partial files and the folder
 it assembles a tree in are its own (``.getdata-parts/``, ``.getdata-staging/``), removed when it
 ends. A partial a killed run left is resumed by the next run of the same source
-(getdata/transfer/).
+(getdata/transfer/). A version already kept is reused only when its bytes are proven the same
+(getdata/store/keep.py). No link is ever followed in the folder's own structure: the artifact's
+folder may not be one, and a link where getdata's own folder or file belongs is removed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import IO, Optional
 
 from ..errors import GetDataError
 from ..names import UnsafeNameError, printable
+from .keep import RECORDS, Kept
 
 # Hex digits of the content's sha256 that name a kept version's folder (64 bits).
 VERSION_DIGITS = 16
@@ -61,9 +64,17 @@ class Workspace:
         self._new: list[Path] = []
 
     def __enter__(self) -> Workspace:
+        if self.root.is_symlink():
+            raise GetDataError(
+                f"{self.root} is a link: getdata never follows links in its data folder; "
+                "remove it, or set data_dir to the folder it points to"
+            )
         while True:
             self.root.mkdir(parents=True, exist_ok=True)
-            lock = self._lock_path.open("ab")
+            fd = os.open(
+                self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+            )
+            lock = os.fdopen(fd, "ab")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -78,16 +89,22 @@ class Workspace:
                 break
             lock.close()
         self._lock = lock
-        # Ours alone while we hold the lock: a tree half assembled by a killed run.
-        shutil.rmtree(self.staging, ignore_errors=True)
+        # Ours alone while we hold the lock: a tree half assembled by a killed run; and where
+        # a link stands for one of our folders, the link goes (never what it points to).
+        _clear(self.staging)
+        if self.parts.is_symlink() or (self.parts.exists() and not self.parts.is_dir()):
+            _clear(self.parts)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        _clear(self.staging)
         # Partials not resumed by this run are of no use to the next one.
-        shutil.rmtree(self.parts, ignore_errors=True)
+        _clear(self.parts)
         if self._lock is None:
             return
+        records = self.root / RECORDS
+        if records.is_dir() and not records.is_symlink() and not any(records.iterdir()):
+            records.rmdir()
         if [p.name for p in self.root.iterdir()] == [self._lock_path.name]:
             # Nothing kept (a failed first fetch): leave no empty folder behind.
             self._lock_path.unlink()
@@ -101,32 +118,70 @@ class Workspace:
 
     def partial(self, source_id: str) -> Path:
         """The partial file of one source (stable across runs, so a killed run's is resumed)."""
+        self.parts.mkdir(exist_ok=True)
         return self.parts / f"{hashlib.sha256(source_id.encode()).hexdigest()[:24]}.part"
 
     def version(self, sha256: str) -> Path:
         """The folder a version with this content hash is kept in (noted as this run's when it
         does not exist yet)."""
-        folder = inside(self.root, sha256[:VERSION_DIGITS])
-        if not folder.exists() and folder not in self._new:
+        digits = sha256[:VERSION_DIGITS]
+        if len(digits) != VERSION_DIGITS or digits.strip("0123456789abcdef"):
+            raise GetDataError(f"not a sha256: {printable(sha256)!r}")
+        # A hex name: no need to resolve it (a link planted there is replaced, not followed).
+        folder = self.root / digits
+        if not os.path.lexists(folder) and folder not in self._new:
             self._new.append(folder)
         return folder
 
     def discard_new(self) -> None:
         """Remove the versions this run kept (a check after the fetch refused them)."""
         for folder in self._new:
-            shutil.rmtree(folder, ignore_errors=True)
+            _clear(folder)
+            Kept(self.root, folder.name).remove()
         self._new.clear()
 
     def staged(self, rel: PurePosixPath | str) -> Path:
         """Where a file of a tree goes while the tree is assembled."""
         return inside(self.staging, rel)
 
-    def keep_tree(self, sha256: str) -> Path:
-        """Move the assembled tree into its version folder (or drop it: the same content is
-        already kept there) and return that folder."""
+    def keep_file(self, partial: Path, sha256: str, name: str) -> Path:
+        """Keep the fetched ``partial`` as ``<version>/<name>``. When that file is already kept
+        with the same bytes (proven, getdata/store/keep.py) it is left untouched and the partial
+        dropped, so a run that references it still finds the same file; a link, or other bytes,
+        standing there are replaced."""
+        folder = self.version(sha256)
+        kept = Kept(self.root, folder.name)
+        target = folder / name
+        if kept.holds_file(folder, name, sha256):
+            partial.unlink()
+            return target
+        if os.path.lexists(folder) and not (folder.is_dir() and not folder.is_symlink()):
+            _clear(folder)
+        folder.mkdir(exist_ok=True)
+        if os.path.lexists(target):
+            _clear(target)
+        os.replace(partial, target)
+        kept.save(folder, {name: sha256}, merge=True)
+        return target
+
+    def keep_tree(self, sha256: str, files: dict[str, str]) -> Path:
+        """Move the assembled tree (``files``: path -> sha256) into its version folder, or drop
+        it when that folder already holds exactly those bytes (proven); return the folder. A
+        folder there that holds anything else (an edit, a link, a file too many) is replaced."""
         final = self.version(sha256)
-        if final.is_dir():
-            shutil.rmtree(self.staging)
-        else:
-            os.rename(self.staging, final)
+        kept = Kept(self.root, final.name)
+        if kept.holds_tree(final, files):
+            _clear(self.staging)
+            return final
+        _clear(final)
+        os.rename(self.staging, final)
+        kept.save(final, files)
         return final
+
+
+def _clear(path: Path) -> None:
+    """Remove getdata's own ``path`` (a link goes, never what it points to)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
 import os
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+log = logging.getLogger(__name__)
 
 
 def netrc_key(host: str) -> Optional[tuple[str, str]]:
@@ -21,7 +25,7 @@ def netrc_key(host: str) -> Optional[tuple[str, str]]:
     try:
         # wandb's own reader also maps between its two names for W&B's cloud server.
         from wandb.sdk.lib.wbauth.wbnetrc import _get_netrc_file_path, read_netrc_auth
-    except ImportError:  # guarded by tests/test_wandb_failures.py
+    except ImportError:  # guarded by tests/test_wandb_compat.py
         return _stdlib_netrc_key(host)
     try:
         key = read_netrc_auth(host=host)
@@ -42,17 +46,15 @@ def _stdlib_netrc_key(host: str) -> Optional[tuple[str, str]]:
     return (found[2], path) if found and found[2] else None
 
 
-def skip_launch_inputs(wandb: Any) -> None:
-    """wandb.init() imports W&B Launch's input machinery (0.24 s, a third of init) to apply
-    inputs a Launch agent may have staged; staging needs that same module already imported, so
-    when it is not, there is nothing to apply and the import is skipped."""
-    run_class = getattr(getattr(wandb.sdk, "wandb_run", None), "Run", None)
-    if (
-        run_class is not None
-        and "wandb.sdk.launch" not in sys.modules
-        and hasattr(run_class, "_detect_and_apply_job_inputs")
-    ):
-        run_class._detect_and_apply_job_inputs = lambda self: None
+def preload_launch_inputs() -> None:
+    """wandb.init() imports W&B Launch's input module (0.2 s, a third of an init) to apply the
+    inputs a Launch agent may have staged (``Run._detect_and_apply_job_inputs``). It is imported
+    here, on the thread that starts the service while the download runs, so that init finds it
+    already imported. Nothing of wandb is replaced: a user's staged inputs are applied as ever."""
+    try:
+        import wandb.sdk.launch.inputs.internal  # noqa: F401
+    except Exception as exc:  # wandb.init() imports it itself (and says what is wrong)
+        log.debug("W&B Launch's input module was not imported ahead of the run: %s", exc)
 
 
 def md5_handover_supported(artifact: Any) -> bool:
@@ -71,7 +73,7 @@ def add_file(artifact: Any, path: Path, entry: str, md5: Optional[str]) -> None:
     RSS); the MD5 computed while the bytes streamed is the same digest, so it is handed over via
     the method add_file() itself calls, but only to an artifact whose digest algorithm is MD5:
     that method labels the digest with the artifact's algorithm. Otherwise add_file() does the
-    right thing, just slower. tests/test_wandb_failures.py fails loudly if wandb changes either.
+    right thing, just slower. tests/test_wandb_compat.py fails loudly if wandb changes either.
     """
     if md5 and md5_handover_supported(artifact):
         digest = base64.b64encode(bytes.fromhex(md5)).decode()
@@ -109,24 +111,41 @@ def run_settings(wandb: Any, timeout: float, mode: str) -> Any:
     return wandb.Settings(**values)
 
 
-@functools.cache
-def cache_working_set(wandb: Any) -> None:
-    """wandb reads the installed packages (importlib.metadata, 0.1 s) for every run's
-    requirements.txt; they do not change while the process runs, so they are read once.
-    wandb.sdk.wandb_run imports ``working_set`` from wandb.util when a run starts, so the cached
-    version replaces it there (tests/test_wandb_failures.py guards that this is still so)."""
+def read_installed_packages(wandb: Any) -> None:
+    """Read the installed packages (importlib.metadata, 0.1 s) once per process, ahead of the
+    run (on the service's start thread, while the download runs); see
+    :func:`installed_packages_read_once`."""
+    original = getattr(getattr(wandb, "util", None), "working_set", None)
+    if original is not None and not getattr(original, "_getdata_cached", False):
+        _packages(original)
+
+
+@contextmanager
+def installed_packages_read_once(wandb: Any) -> Iterator[None]:
+    """During getdata's own wandb.init() only: wandb.util.working_set answers with the packages
+    read once per process (wandb reads them for every run's requirements.txt, and they do not
+    change while a getdata job runs). wandb.sdk.wandb_run imports ``working_set`` from
+    wandb.util when a run starts (Run._on_start; tests/test_wandb_compat.py guards that this is
+    still so); the original is put back when init returns, so no other wandb.init() in the
+    process (a user's own runs) sees the cached list."""
     util = getattr(wandb, "util", None)
     original = getattr(util, "working_set", None)
     if original is None or getattr(original, "_getdata_cached", False):
+        yield
         return
+    packages = _packages(original)
 
     @functools.wraps(original)
-    def cached() -> list[Any]:
-        return _packages(original)
+    def cached() -> Iterator[Any]:
+        return iter(packages)
 
     cached._getdata_cached = True  # type: ignore[attr-defined]
     util.working_set = cached  # type: ignore[union-attr]
-    cached()  # read now (on the start-up thread, while the download runs)
+    try:
+        yield
+    finally:
+        if util.working_set is cached:  # type: ignore[union-attr]
+            util.working_set = original  # type: ignore[union-attr]
 
 
 @functools.cache
@@ -134,9 +153,26 @@ def _packages(original: Callable[[], Any]) -> list[Any]:
     return list(original())
 
 
-def record_kind(payload: bytes) -> Optional[str]:
-    """The kind of a run file record (``"exit"``, ``"artifact"``, ...): wandb's generated
-    protobuf module is internal, and wandb has no public reader of run files."""
+# `wandb sync` marks a run file it uploaded with an empty ``<run file>.synced`` beside it
+# (core/internal/runsync/runsyncer.go markSynced; wandb/cli/beta_sync.py _is_synced reads it).
+SYNCED_SUFFIX = ".synced"
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """What getdata reads from one record of a run file."""
+
+    # "run", "artifact", "exit", "environment", ...
+    kind: str
+    # An artifact record: the local files its manifest entries point at.
+    local_paths: tuple[str, ...] = ()
+    # An artifact record whose manifest wandb spilled to a gzipped JSON-lines file.
+    manifest_file: str = ""
+
+
+def read_record(payload: bytes) -> Optional[RecordView]:
+    """One record of a run file: wandb's generated protobuf module is internal, and wandb has
+    no public reader of run files (guarded by tests/test_wandb_compat.py)."""
     # The generated protobuf module has no type stubs.
     from wandb.proto.wandb_internal_pb2 import Record  # type: ignore[attr-defined,unused-ignore]
 
@@ -146,4 +182,10 @@ def record_kind(payload: bytes) -> Optional[str]:
     except Exception:  # google.protobuf's DecodeError: not a record
         return None
     kind = record.WhichOneof("record_type")
-    return str(kind) if kind else None
+    if not kind:
+        return None
+    if kind != "artifact":
+        return RecordView(str(kind))
+    manifest = record.artifact.manifest
+    paths = tuple(str(e.local_path) for e in manifest.contents if e.local_path)
+    return RecordView(str(kind), paths, str(manifest.manifest_file_path))

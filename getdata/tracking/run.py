@@ -7,6 +7,7 @@ where the data is and how to log it without fetching it again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -21,9 +22,8 @@ from ..errors import GetDataError, chain
 from ..redact import redact, redact_metadata, redact_text, redact_url
 from . import service
 from .artifact import ArtifactSpec, link, new_artifact
-from .compat import run_settings, skip_launch_inputs
+from .compat import installed_packages_read_once, run_settings
 from .context import argv_redacted, environment, wandb_logs_to_its_own_file
-from .runfile import last_record
 from .settle import settle, wandb_folder
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,18 @@ def _log(
 ) -> Tracked:
     import wandb
 
-    skip_launch_inputs(wandb)
     # Our own run id, so that the folder of a run that failed (even in init) is known to be ours
     # and can be removed, also when parallel jobs of a sweep share the wandb folder.
     run_id = secrets.token_hex(4)
     quiet = service.quiet()
     service.ready(quiet)  # the service started during the download, or a new one
     try:
-        with argv_redacted(), environment(quiet), service.own_address():
+        with (
+            argv_redacted(),
+            environment(quiet),
+            service.own_address(),
+            installed_packages_read_once(wandb),
+        ):
             run = wandb.init(
                 id=run_id,
                 project=cfg.project,
@@ -177,31 +181,39 @@ def _log(
 
 
 def _wait_written(wandb: Any, run_file: Path) -> None:
-    """The run file is complete on disk when the job returns, and the service lives on for the
-    next job (getdata/service.py). finish() can return before wandb-core has flushed the file;
-    it is read back until its exit record is there; should that take longer than
-    service.WRITE_TIMEOUT, the service is torn down, which always writes it."""
+    """The run file is finished on disk when the job returns, and the service lives on for the
+    next job (getdata/tracking/service.py). run.finish() returns once wandb-core has the exit
+    record, before it is on disk; the file is read back until it is there (records wandb-core
+    adds after it are its own, getdata/tracking/runfile.py), for as long as the file keeps
+    changing. Should wandb-core stop writing for service.WRITE_PATIENCE seconds, the service is
+    torn down (wandb-core then closes every stream and writes what it has) and the file read
+    once more."""
     folder = run_file.parent
-    if not service.wait_written(run_file, check=lambda: check_run_written(folder)):
-        log.debug(
-            "W&B: %s incomplete after %.0f s: tearing the service down",
-            run_file,
-            service.WRITE_TIMEOUT,
-        )
-        wandb.teardown()
-    check_run_written(folder)
-    if not service.wait_written(run_file, timeout=1.0):
-        size = run_file.stat().st_size if run_file.exists() else None
+    check = functools.partial(check_run_written, folder)
+    if service.wait_written(run_file, check=check).finished:
+        # A full disk may leave a run file that reads finished without all it was given (seen:
+        # without its artifact record): wandb-core says so only in its log.
+        check()
+        return
+    log.warning(
+        "W&B: %s unchanged and unfinished for %.0f s: stopping the W&B service, which writes it",
+        run_file,
+        service.WRITE_PATIENCE,
+    )
+    wandb.teardown()
+    seen = service.wait_written(run_file, patience=service.AFTER_TEARDOWN, check=check)
+    check()
+    if not seen.finished:
         raise RunFileIncomplete(
-            f"wandb-core did not finish writing {run_file} ({size} bytes, last record: "
-            f"{last_record(run_file)})"
+            f"wandb-core did not finish writing {run_file} ({seen.size} bytes, records: "
+            f"{', '.join(seen.kinds) or 'none'})"
         )
 
 
 class RunFileIncomplete(GetDataError):
-    """wandb-core left a run file without the records after its header, even after a teardown.
-    Rare (one run of about 500 in a CI run of the suite, under load), and a run file like that
-    cannot be synced: the artifact is logged once more, in a new run."""
+    """wandb-core left a run file without its exit record even after a teardown (a killed or
+    stuck wandb-core): a run file like that cannot be synced as a finished run, so the artifact
+    is logged once more, in a new run."""
 
 
 def _log_checked(

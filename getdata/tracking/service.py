@@ -3,9 +3,11 @@ modules that import wandb).
 
 wandb.init() starts wandb-core, a service process, on first use (0.15-0.2 s, mostly waiting for
 it to listen), and wandb.teardown() stops it. getdata used to tear it down after every job
-because run.finish() can return before wandb-core has written the offline run file to disk (seen:
-1 run in 25 with only its header); teardown waits for that. Instead, each job now waits for its
-own run file to read back complete (:func:`wait_written`), and the service lives on:
+because run.finish() can return before wandb-core has written the offline run file to disk
+(run.finish() waits until wandb-core has the exit record, not until it is on disk; seen: 1 run in
+25 with only its header); teardown waits for that. Instead, each job waits for its own run file
+to read back finished (:func:`wait_written`, for as long as wandb-core makes progress), and the
+service lives on:
 
 * it is started early, on a thread, by :func:`start` (called once the run is known to be logged,
   before the fetch), so its start-up overlaps the download;
@@ -16,8 +18,9 @@ own run file to read back complete (:func:`wait_written`), and the service lives
   TMPDIR, and before os._exit, which would skip wandb's atexit hook), else by that hook (the
   Python API, a joblib worker).
 
-The installed-packages list wandb records with every run (requirements.txt, 0.1 s of parsing
-package metadata) is read once per process (getdata/tracking/compat.py).
+While the service starts, the thread also reads the installed packages wandb records with every
+run (requirements.txt, 0.1 s) and imports W&B Launch's input module (0.2 s), both of which
+wandb.init() would otherwise do after the download (getdata/tracking/compat.py).
 """
 
 from __future__ import annotations
@@ -32,14 +35,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .compat import cache_working_set
-from .runfile import complete
+from .compat import preload_launch_inputs, read_installed_packages
+from .runfile import RunFile, read_run_file
 
 log = logging.getLogger(__name__)
 
-# How long a job waits for wandb-core to write its run file before tearing the service down
-# (which always writes it): in practice a few milliseconds.
-WRITE_TIMEOUT = 10.0
+# How long a job waits for its run file to be finished while the file does not change, before
+# tearing the service down. wandb-core writes the file when the run's stream closes (right after
+# run.finish(); measured: under 0.12 s with two busy loops on 2 cores) and, whatever happens, at
+# least every 15 s (its writer's flush interval): a minute without a change is a stuck service.
+WRITE_PATIENCE = 60.0
+# After a teardown: wandb-core has exited and written everything, unless the service was
+# inherited from a parent process (WANDB_SERVICE), which still flushes every 15 s.
+AFTER_TEARDOWN = 20.0
 
 _lock = threading.Lock()
 _starting: Optional[threading.Thread] = None
@@ -82,7 +90,8 @@ def _start(renew: bool) -> None:
         with own_address():
             # Silent like the runs (the job sets WANDB_SILENT only around wandb.init()).
             wandb.setup(settings=wandb.Settings(silent=True))
-        cache_working_set(wandb)
+        preload_launch_inputs()
+        read_installed_packages(wandb)
     except Exception as exc:  # wandb.init() starts it again, and reports what goes wrong
         log.debug("the W&B service did not start ahead of the run: %s", exc)
 
@@ -99,7 +108,6 @@ def ready(env: dict[str, str]) -> None:
 
     if _changed(env):
         wandb.teardown()
-    cache_working_set(wandb)
 
 
 def _changed(env: dict[str, str]) -> bool:
@@ -132,22 +140,33 @@ def own_address() -> Iterator[None]:
 
 
 def wait_written(
-    run_file: Path, timeout: float = WRITE_TIMEOUT, check: Optional[Callable[[], None]] = None
-) -> bool:
-    """After run.finish(): wait until ``run_file`` reads back complete (its exit record written),
-    at most ``timeout`` seconds; ``check`` runs between tries and may raise (a full disk). False
-    when it did not complete in time."""
-    deadline = time.monotonic() + timeout
+    run_file: Path, patience: float = WRITE_PATIENCE, check: Optional[Callable[[], None]] = None
+) -> RunFile:
+    """After run.finish(): read ``run_file`` back until it is finished (its exit record there,
+    nothing torn; getdata/tracking/runfile.py), waiting as long as wandb-core makes progress:
+    it gives up only after ``patience`` seconds in which the file did not change. ``check``
+    runs between reads and may raise (a full disk). Returns what was read last."""
     pause = 0.002
-    while True:
-        if complete(run_file):
-            return True
+    seen = read_run_file(run_file)
+    changed_at = time.monotonic()
+    while not seen.finished:
         if check is not None:
             check()
-        if time.monotonic() >= deadline:
-            return False
+        if time.monotonic() - changed_at >= patience:
+            break
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
+        if _size(run_file) != seen.size:  # read again only what changed
+            seen = read_run_file(run_file)
+            changed_at = time.monotonic()
+    return seen
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def close() -> None:
@@ -161,6 +180,9 @@ def close() -> None:
     _started_with = None
     if "wandb" not in sys.modules:
         return
+    # The process is ending: wandb's client threads log the closed connection ("Reached EOF")
+    # to its debug.log, also after teardown returned; never to the terminal.
+    logging.getLogger("wandb").propagate = False
     try:
         sys.modules["wandb"].teardown()
     except (Exception, SystemExit) as exc:  # every run was already read back complete

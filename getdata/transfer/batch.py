@@ -21,16 +21,17 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from ..errors import GetDataError, explain, failed, is_transient
+from ..errors import GetDataError, failed
 from ..sources import Source
 from ..sources.http import GetSource
 from .fetch import Fetched
-from .policy import Guard, LimitError, Limits, Retry
+from .policy import Guard, Limits, Retry, retrying
 from .progress import human_bytes
-from .proof import check_response, response_info
+from .proof import Ask, prove
 from .together import together
 
 log = logging.getLogger(__name__)
@@ -127,67 +128,37 @@ class _Batch:
     ) -> Optional[Fetched]:
         assert isinstance(source, GetSource)
         async with gate:
-            tries = 1
             started = time.monotonic()
-            while True:
-                try:
-                    return await self._attempt(source, target, started, tries)
-                except NotSmall as exc:
-                    log.debug("%s: %s; fetched as one stream", source.display, exc)
-                    return None
-                except (GetDataError, asyncio.CancelledError):
-                    raise
-                except Exception as exc:
-                    if not is_transient(exc) or tries >= self.retry.attempts:
-                        raise failed(source.display, exc, tries) from exc
-                    wait = self.retry.delay(tries, exc)
-                    log.warning(
-                        "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                        source.display,
-                        explain(exc),
-                        wait,
-                        tries + 1,
-                        self.retry.attempts,
-                    )
+            # Each object has its own size cap and deadline (the batch's guard keeps the
+            # free-space floor for all of them).
+            guard = Guard(source.display, self.guard.folder, replace(self.limits, min_free_bytes=0))
+
+            async def attempt(n: int) -> Fetched:
+                if n > 1:
                     self.retries += 1
-                    tries += 1
-                    await asyncio.sleep(wait)
+                return await self._get(source, target, guard, started, n)
 
-    async def _attempt(
-        self, source: GetSource, target: Path, started: float, tries: int
+            try:
+                return await retrying(source.display, attempt, self.retry, guard)
+            except NotSmall as exc:
+                log.debug("%s: %s; fetched as one stream", source.display, exc)
+                return None
+            except (GetDataError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                raise failed(source.display, exc) from exc
+
+    async def _get(
+        self, source: GetSource, target: Path, guard: Guard, started: float, tries: int
     ) -> Fetched:
-        """One try, within what is left of fetch.deadline (which counts the retries too)."""
-        deadline = self.limits.deadline
-        if deadline is None:
-            return await self._get(source, target, started, tries)
-        try:
-            return await asyncio.wait_for(
-                self._get(source, target, started, tries),
-                max(0.0, started + deadline - time.monotonic()),
-            )
-        except asyncio.TimeoutError:
-            if time.monotonic() < started + deadline:
-                raise  # a socket's timeout, not the deadline: worth a retry
-            raise LimitError(
-                f"{source.display}: not done after fetch.deadline={deadline:g} s; "
-                "stopped, nothing kept"
-            ) from None
-
-    async def _get(self, source: GetSource, target: Path, started: float, tries: int) -> Fetched:
         listed = source.listed
         assert listed is not None and listed.size is not None
         response = await source.request(dict(source.headers))
         async with response:
-            check_response(source.display, response, 0)
-            info = response_info(response)
+            info = prove(source.display, response, Ask.whole()).info
             if info.size is None or info.size > SMALL:
                 raise NotSmall(f"announced {info.size} bytes, listed {listed.size}")
-            cap = self.limits.max_bytes
-            if cap is not None and info.size > cap:
-                raise LimitError(
-                    f"{source.display}: is {info.size} bytes, more than fetch.max_bytes={cap}; "
-                    "nothing kept"
-                )
+            guard.before(info.size, 0)
             # Exactly the announced length (a shorter body raises, and is retried).
             data = await response.content.readexactly(info.size)
         sha256, md5 = _store(target, data)

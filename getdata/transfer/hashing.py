@@ -31,9 +31,6 @@ class Progress:
         self.size = 0
         self.sha256 = hashlib.sha256()
         self.md5 = hashlib.md5()
-        # What identifies the version of the object the bytes so far came from, and its size.
-        self.validator: Optional[str] = None
-        self.total: Optional[int] = None
 
 
 class Md5Thread:

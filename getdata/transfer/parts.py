@@ -1,20 +1,19 @@
-"""Several connections per large object: concurrent ranged GETs into one pre-allocated file.
+"""A large object over one or several connections: ranged GETs into one pre-allocated partial,
+each part pinned to the version first seen, resumable after a broken connection and after a
+killed run.
 
 One connection is capped on real networks (tens of MB/s per connection to a CDN or S3, one round
-trip per request), so a large http(s) or S3 object is fetched as parts, several at once, each
-written where it belongs (``os.pwrite``). The guarantees of the one-stream path stay:
+trip per request), so an object is cut into parts, several fetched at once, each written where it
+belongs (``os.pwrite``). The guarantees of one stream stay:
 
-- sha256 and md5 are computed over the bytes in order: two threads read the file back behind a
-  watermark (the end of the longest complete prefix), so memory stays flat whatever the size;
-- the object's validator (a strong ETag; S3's ETag) is pinned on every part (``If-Range`` for
-  http, ``IfMatch`` for S3), so a part of a changed object is never spliced in: the fetch
-  starts over;
-- every answer is checked: 206 with a Content-Range that names exactly the start, end and total
-  asked for, no Content-Encoding, the same ETag; a part that breaks off resumes on its own from
-  the last byte written, with backoff, up to ``Retry.attempts`` tries per part;
-- a server that cannot serve ranges safely (no Range support, no strong ETag, an answer that
-  does not match the question) gets the one-stream path instead: ``fetch_ranged`` returns None
-  with nothing kept.
+- every answer goes through :func:`getdata.transfer.proof.prove`: exactly the range asked for,
+  of the pinned version (``If-Range`` for http, ``If-Match`` for S3), or the fetch starts over;
+- sha256 and md5 are computed over the bytes in order: two threads read the file back behind the
+  end of its complete prefix, so memory stays flat whatever the size;
+- the part map (getdata/store/partmap.py) records how much of each part is on disk, so a run
+  killed at any moment is resumed by the next, which asks only for what is missing;
+- one :class:`~getdata.transfer.policy.Guard` for the whole object: the size cap, the free-space
+  floor and the deadline, which cuts off a stalled part too.
 """
 
 from __future__ import annotations
@@ -23,18 +22,17 @@ import asyncio
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import SourceError, TruncatedError, explain, failed, is_transient
-from ..redact import redact_text
-from ..sources import Opened, Source, SourceInfo
+from ..errors import TruncatedError
+from ..sources import SourceInfo
 from ..sources.http import GetSource
+from ..store.partmap import PartMap
 from .hashing import FileHasher
-from .policy import Guard, Retry
-from .proof import Changed, RangeRefused, check_part
-from .stream import open_at
+from .policy import Guard, Retry, retrying
+from .proof import Ask, Pin, Proven, RangeRefused, prove
 from .together import together
 
 if TYPE_CHECKING:
@@ -54,12 +52,17 @@ AUTO_MAX_CONNECTIONS = 16
 MAX_CONNECTIONS = 64
 MIN_PART = 8 * MiB
 MAX_PART = 64 * MiB
+# The first request asks for this much (the size is not known yet): a small object comes whole
+# in that one answer, a large one gets its first part, and nothing is read twice.
+FIRST_PART = MIN_PART
+# A setting asks for N connections, but no part below this.
+MIN_CONNECTION_BYTES = MiB
 
 
 @dataclass
 class Done:
     size: int
-    sha256: Any  # hashlib objects, as fetch's one-stream path keeps them
+    sha256: Any  # hashlib objects, as the one-stream path keeps them
     md5: Any
     info: SourceInfo
     attempts: int
@@ -74,43 +77,38 @@ def connections_for(setting: int, size: Optional[int]) -> int:
             return 1
         return max(2, min(AUTO_MAX_CONNECTIONS, size // AUTO_PART))
     # As many as asked, but no part below 1 MiB.
-    return max(1, min(setting, MAX_CONNECTIONS, size // MiB))
+    return max(1, min(setting, MAX_CONNECTIONS, size // MIN_CONNECTION_BYTES))
 
 
-class _Part:
-    __slots__ = ("start", "end", "done")
-
-    def __init__(self, start: int, end: int) -> None:
-        self.start = start
-        self.end = end  # exclusive
-        self.done = 0  # bytes written from start, in order
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
-
-def _parts(size: int, connections: int) -> list[_Part]:
-    # About four parts per connection, so the fast ones take over the slow ones' share at the end.
-    part = min(MAX_PART, max(MIN_PART, -(-size // (connections * 4))))
-    return [_Part(a, min(size, a + part)) for a in range(0, size, part)]
+def layout(size: int, first_end: int, connections: int) -> list[tuple[int, int]]:
+    """The parts of an object of ``size`` bytes: [0, ``first_end``) (what the first answer
+    serves), then the rest in about four parts per connection, so the fast connections take
+    over the slow ones' share at the end (one part when there is one connection)."""
+    parts = [(0, first_end)] if first_end else []
+    rest = size - first_end
+    if rest <= 0:
+        return parts
+    about = -(-rest // (connections * 4))
+    step = rest if connections <= 1 else min(MAX_PART, max(MIN_PART, about))
+    return parts + [(a, min(size, a + step)) for a in range(first_end, size, step)]
 
 
 class _Watermark:
     """The end of the longest prefix of the file that is complete, for the hash threads."""
 
-    def __init__(self, parts: list[_Part], size: int) -> None:
-        self.parts = parts
-        self.size = size
+    def __init__(self, pmap: PartMap) -> None:
+        self.pmap = pmap
+        self.size = pmap.size
         self.frontier = 0
         self.cond = threading.Condition()
         self.stopped = False
 
     def value(self) -> int:
-        while self.frontier < len(self.parts):
-            p = self.parts[self.frontier]
-            if p.done < p.length:
-                return p.start + p.done
+        parts, done = self.pmap.parts, self.pmap.done
+        while self.frontier < len(parts):
+            start, end = parts[self.frontier]
+            if done[self.frontier] < end - start:
+                return start + done[self.frontier]
             self.frontier += 1
         return self.size
 
@@ -135,119 +133,37 @@ class _Watermark:
                 self.cond.wait(0.5)
 
 
-def fetch_ranged(
-    source: Source,
+def fetch_parts(
+    source: GetSource,
     fd: int,
     path: Path,
+    pmap: PartMap,
+    pin: Pin,
     *,
     connections: int,
     retry: Retry,
+    guard: Guard,
     callback: Callback,
     chunk_size: int,
-    guard: Guard,
-) -> Done | Opened | None:
-    """Fetch ``source`` into ``fd`` (the empty partial file at ``path``) as concurrent ranges.
-
-    No request is added for this: the first GET is the one-stream path's own (no Range), and
-    what it says decides. A large object with a strong ETag, no Content-Encoding and (http)
-    ``Accept-Ranges: bytes`` is fetched in parts, the first from that response. Otherwise that
-    response is returned (an :class:`Opened`) for the one-stream path to carry on with, or None
-    (the file empty again) when that path should open the source itself: the setting is 1, the
-    source is neither http nor S3, or the parts found the server cannot serve ranges safely.
-    Raises what the one-stream path would (a failed first GET included), the file empty again,
-    for the caller's retries. ``guard`` enforces the size cap,
-    the deadline and the free-space floor, as on the one-stream path.
-    """
-    if connections == 1 or not isinstance(source, GetSource):
-        return None
-    restarts = 0
-    listed = source.listed
-    while True:
-        first: Optional[Opened] = None
-        if listed and listed.size and listed.etag:
-            info = listed  # a listing said it already: no request needed to decide
-            if connections_for(connections, info.size) < 2:
-                return None
-        else:
-            # A failure here is the one-stream path's first attempt failing: retried, explained.
-            first = open_at(source, 0)
-            info = first.info
-            if not _rangeable(source, first, connections):
-                return first
-        listed = None  # after a change, ask again
-        n = connections_for(connections, info.size)
-        try:
-            guard.before(info.size, 0)
-            done = _run(source, fd, path, info, n, retry, callback, chunk_size, guard, first)
-            done.attempts += restarts
-            return done
-        except RangeRefused as exc:
-            log.warning("%s: %s; fetching it as one stream", source.display, exc)
-            _reset(fd, callback)
-            return None
-        except Changed as exc:
-            _reset(fd, callback)
-            restarts += 1
-            if restarts >= retry.attempts:
-                raise SourceError(
-                    redact_text(
-                        f"{source.display}: the object kept changing while it was fetched "
-                        f"({restarts} times; {exc}); try again when it is stable"
-                    )
-                ) from exc
-            log.warning("%s: %s; starting over", source.display, exc)
-        except BaseException:
-            # Whatever the one-stream path does next, it must not find these parts in the file.
-            _reset(fd, callback)
-            raise
-        finally:
-            if first is not None:
-                first.stream.close()
-
-
-def _rangeable(source: Source, first: Opened, connections: int) -> bool:
-    """Whether the answer to the first GET allows parts: big enough, pinned, not encoded."""
-    info = first.info
-    if first.start != 0 or connections_for(connections, info.size) < 2:
-        return False
-    if not info.etag or info.etag.startswith("W/") or info.content_encoding:
-        return False  # nothing to pin the parts to, or bytes that ranges would count otherwise
-    return first.ranges
-
-
-def _reset(fd: int, callback: Callback) -> None:
-    os.ftruncate(fd, 0)
-    callback.relative_update(-callback.value)
-
-
-def _run(
-    source: Source,
-    fd: int,
-    path: Path,
-    info: SourceInfo,
-    connections: int,
-    retry: Retry,
-    callback: Callback,
-    chunk_size: int,
-    guard: Guard,
-    first: Optional[Opened],
+    first: Optional[tuple[Any, Proven]] = None,
 ) -> Done:
-    size = info.size
-    assert size is not None
-    os.ftruncate(fd, size)  # one file of the final size; each part writes where it belongs
-    parts = _parts(size, connections)
-    mark = _Watermark(parts, size)
+    """Fetch what ``pmap`` says is missing of ``source`` into ``fd`` (the partial at ``path``,
+    already at its full size), ``connections`` parts at once; ``first`` is the proven first
+    answer, which serves the first part. Raises :class:`~getdata.transfer.proof.Changed` or
+    :class:`~getdata.transfer.proof.RangeRefused` for the caller to start over, with no write
+    left running."""
+    mark = _Watermark(pmap)
     hashers = [FileHasher("sha256", path, mark), FileHasher("md5", path, mark)]
     for h in hashers:
         h.start()
-    callback.set_size(size)
-    log.debug("%s: %d parts over %d connections", source.display, len(parts), connections)
-    assert isinstance(source, GetSource)
-    job = _Job(
-        _Getter(source), fd, parts, mark, info, retry, callback, min(chunk_size, 4 * MiB), guard
+    callback.set_size(pmap.size)
+    callback.relative_update(pmap.written() - callback.value)
+    job = _Job(source, fd, pmap, pin, mark, retry, guard, callback, min(chunk_size, 4 * MiB))
+    todo = len(pmap.missing())
+    log.debug("%s: %d parts to fetch over %d connections", source.display, todo, connections)
+    future = asyncio.run_coroutine_threadsafe(
+        job.run(max(1, min(connections, todo)), first), source.fs.loop
     )
-    loop = source.fs.loop
-    future = asyncio.run_coroutine_threadsafe(job.run(min(connections, len(parts)), first), loop)
     try:
         future.result()
     except BaseException:
@@ -258,12 +174,14 @@ def _run(
         for h in hashers:
             h.join()
         raise
+    finally:
+        pmap.close()
     for h in hashers:
         h.join()
         if h.error is not None:
             raise h.error
-    sha256, md5 = hashers[0].hash, hashers[1].hash
-    return Done(size=size, sha256=sha256, md5=md5, info=info, attempts=1 + job.retries)
+    info = job.info or SourceInfo(size=pmap.size)
+    return Done(pmap.size, hashers[0].hash, hashers[1].hash, info, attempts=1 + job.retries)
 
 
 class _Job:
@@ -271,32 +189,34 @@ class _Job:
 
     def __init__(
         self,
-        getter: Any,
+        source: GetSource,
         fd: int,
-        parts: list[_Part],
+        pmap: PartMap,
+        pin: Pin,
         mark: _Watermark,
-        info: SourceInfo,
         retry: Retry,
+        guard: Guard,
         callback: Callback,
         chunk_size: int,
-        guard: Guard,
     ) -> None:
-        self.getter = getter
-        self.guard = guard
-        self.written = 0
+        self.source = source
         self.fd = fd
-        self.todo = list(reversed(parts))
+        self.pmap = pmap
+        self.pin = pin
         self.mark = mark
-        self.info = info
         self.retry = retry
+        self.guard = guard
         self.callback = callback
         self.chunk_size = chunk_size
+        self.written = pmap.written()
+        self.todo = list(reversed(pmap.missing()))
         self.retries = 0
+        # What the first proven answer said about the object (for the metadata).
+        self.info: Optional[SourceInfo] = None
         self.finished = threading.Event()
 
-    async def run(self, connections: int, first: Optional[Opened]) -> None:
+    async def run(self, connections: int, first: Optional[tuple[Any, Proven]]) -> None:
         try:
-            # The first GET's answer (the whole object asked for) serves the first part.
             lead = self.todo.pop() if first is not None else None
             await together(
                 [self.worker(lead, first), *(self.worker() for _ in range(connections - 1))]
@@ -304,62 +224,76 @@ class _Job:
         finally:
             self.finished.set()
 
-    async def worker(self, lead: Optional[_Part] = None, first: Optional[Opened] = None) -> None:
+    async def worker(
+        self, lead: Optional[int] = None, first: Optional[tuple[Any, Proven]] = None
+    ) -> None:
         if lead is not None:
             await self.part(lead, first)
         while self.todo:
             await self.part(self.todo.pop())
 
-    async def part(self, p: _Part, first: Optional[Opened] = None) -> None:
-        tries = 1
-        while p.done < p.length:
-            try:
-                if first is not None:
-                    aread, first = first.aread, None
-                    assert aread is not None
-                    # Only this part's bytes: the rest of that answer is left unread.
-                    while p.done < p.length and (
-                        data := await aread(min(self.chunk_size, p.length - p.done))
-                    ):
-                        self.write(p, data)
-                else:
-                    await self.getter.get(self, p)
-                if p.done < p.length:
-                    raise TruncatedError(
-                        f"bytes {p.start}-{p.end - 1}: the answer ended after {p.done} of "
-                        f"{p.length} bytes"
-                    )
-            except (Changed, RangeRefused, asyncio.CancelledError):
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                if tries >= self.retry.attempts:
-                    where = f"{self.getter.display}: bytes {p.start}-{p.end - 1}"
-                    raise failed(where, exc, tries) from exc
-                wait = self.retry.delay(tries, exc)
-                log.warning(
-                    "%s: bytes %d-%d: %s; resuming from byte %d in %.1f s (try %d of %d)",
-                    self.getter.display,
-                    p.start,
-                    p.end - 1,
-                    explain(exc),
-                    p.start + p.done,
-                    wait,
-                    tries + 1,
-                    self.retry.attempts,
-                )
-                self.retries += 1
-                tries += 1
-                await asyncio.sleep(wait)
+    async def part(self, i: int, first: Optional[tuple[Any, Proven]] = None) -> None:
+        start, end = self.pmap.parts[i]
+        offered = [first]
 
-    def write(self, p: _Part, data: bytes) -> None:
-        if len(data) > p.length - p.done:
-            raise RangeRefused(
-                f"the server sent more than the {p.length} bytes of range {p.start}-{p.end - 1}"
+        async def attempt(n: int) -> None:
+            if n > 1:
+                self.retries += 1
+            answer, offered[0] = offered[0], None
+            await self._fill(i, start, end, answer)
+
+        await retrying(
+            f"{self.source.display}: bytes {start}-{end - 1}",
+            attempt,
+            self.retry,
+            self.guard,
+            how=lambda: f"resuming from byte {start + self.pmap.done[i]}",
+        )
+
+    async def _fill(
+        self, i: int, start: int, end: int, answer: Optional[tuple[Any, Proven]]
+    ) -> None:
+        """One try at part ``i``: from the first answer when it is offered, else one GET of
+        what is missing of the part, pinned and proven."""
+        if answer is None:
+            ask = Ask.span(start + self.pmap.done[i], end - 1, self.pin)
+            response = await self.source.request(
+                {**self.source.headers, **ask.headers(self.source.pin_header)}
             )
-        os.pwrite(self.fd, data, p.start + p.done)
-        p.done += len(data)
+            try:
+                proven = prove(self.source.display, response, ask)
+            except BaseException:
+                response.close()
+                raise
+        else:
+            response, proven = answer
+        if self.info is None:
+            self.info = replace(proven.info, size=self.pmap.size)
+        async with response:
+            if proven.start < start + self.pmap.done[i]:
+                # The whole object (of the pinned version) for a range of it: it can serve only
+                # the one part left that runs to the end, the bytes already kept read past.
+                if end != self.pmap.size or len(self.pmap.missing()) > 1:
+                    raise RangeRefused("the server ignored Range (200, the whole object)")
+                await _skip(response, start + self.pmap.done[i] - proven.start)
+            while self.pmap.done[i] < end - start:
+                want = min(self.chunk_size, end - start - self.pmap.done[i])
+                data = await response.content.read(want)
+                if not data:
+                    break
+                self._write(i, start, end, data)
+        if self.pmap.done[i] < end - start:
+            raise TruncatedError(
+                f"the answer ended after {self.pmap.done[i]} of the part's {end - start} bytes"
+            )
+
+    def _write(self, i: int, start: int, end: int, data: bytes) -> None:
+        done = self.pmap.done[i]
+        if len(data) > end - start - done:
+            raise RangeRefused(f"the server sent more than the bytes {start}-{end - 1}")
+        os.pwrite(self.fd, data, start + done)
+        # Only after the bytes are in the file: the map never claims what is not there.
+        self.pmap.advance(i, done + len(data))
         self.written += len(data)
         self.callback.relative_update(len(data))
         self.mark.moved()
@@ -367,19 +301,10 @@ class _Job:
         self.guard.written(self.written)
 
 
-class _Getter:
-    """One part: a GET of its range, pinned to the ETag, through the source's own GET (http:
-    redirects that keep credentials to their origin; S3: a presigned URL)."""
-
-    def __init__(self, source: GetSource) -> None:
-        self.source = source
-        self.display = source.display
-
-    async def get(self, job: _Job, p: _Part) -> None:
-        etag = str(job.info.etag)
-        first, last = p.start + p.done, p.end - 1
-        r = await self.source.request(self.source.part_headers(first, last, etag))
-        async with r:
-            check_part(r, first, last, int(job.info.size or 0), job.info.etag)
-            while data := await r.content.read(job.chunk_size):
-                job.write(p, data)
+async def _skip(response: Any, count: int) -> None:
+    """Read past ``count`` bytes of an answer (bytes already in the file)."""
+    while count > 0:
+        data = await response.content.read(min(count, 4 * MiB))
+        if not data:
+            raise TruncatedError(f"the answer ended {count} bytes before the bytes still missing")
+        count -= len(data)

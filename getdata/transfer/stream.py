@@ -1,32 +1,34 @@
-"""One stream: read a source from byte 0, or resume a partial from where it stopped, writing
-and hashing as the bytes pass.
+"""One stream, read in order from the first byte, for what cannot be fetched in pinned parts:
 
-A resumed request names the version the bytes so far came from (``If-Range`` / ``If-Match``);
-the answer must prove it (getdata/transfer/proof.py) or the copy starts over. The partial's
-sidecar records whose bytes it holds, so a run killed with -9 is resumed by the next one.
+- :func:`plain_get`: a GET source whose answer names no version or size (no strong ETag and no
+  Last-Modified, no Content-Length), or a server that cannot serve its ranges safely. Each try
+  is one plain GET read whole from byte 0: nothing can be proven to continue, so nothing is.
+- :func:`read_file`: a file-like source (a local path, any other fsspec URL), reopened at the
+  byte it stopped at when the source still is the version first seen (same size and
+  Last-Modified or ETag), else read again from 0; with a part map of one part, a run killed
+  with -9 is resumed by the next one.
+
+Both hash as they copy (sha256 inline, md5 on a thread of its own for large files).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import io
-import json
 import logging
 import os
-import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Optional
 
 from fsspec.callbacks import Callback
 
 from ..errors import TruncatedError
-from ..sources import Opened, Source, SourceInfo
+from ..sources import Source, SourceInfo
 from ..sources.http import GetSource
+from ..store.partmap import PartMap
 from .hashing import Progress, md5_hasher
-from .policy import Guard
-from .proof import check_response, response_info
+from .policy import Guard, Retry, retrying, retrying_sync
+from .proof import Ask, Pin, Proven, prove
+from .together import run_on
 
 log = logging.getLogger(__name__)
 
@@ -38,185 +40,157 @@ def source_id(source: Source) -> str:
     ).hexdigest()
 
 
-def open_at(source: Source, start: int = 0, validator: Optional[str] = None) -> Opened:
-    """Open ``source`` for sequential reading from byte ``start`` (0 unless resuming).
-
-    ``validator`` is the version the bytes before ``start`` came from; a source that can tell
-    restarts from 0 when the object has changed since, instead of splicing two versions.
-    """
-    if isinstance(source, GetSource):
-        return _open_get(source, start, validator)
-    return source.open(start=start, validator=validator)
-
-
-def _open_get(source: GetSource, start: int, validator: Optional[str]) -> Opened:
-    """One GET (a Range pinned to ``validator`` when resuming), its answer proven."""
-    from fsspec.asyn import sync
-
-    headers = dict(source.headers)
-    if start:
-        headers["Range"] = f"bytes={start}-"
-        if validator:
-            headers[source.pin_header] = validator
-    loop = source.fs.loop
-    response = sync(loop, source.request, headers)
-    try:
-        resumed = check_response(source.display, response, start)
-    except BaseException:
-        response.close()
-        raise
-    if resumed < 0:
-        response.close()
-        return _open_get(source, 0, None)  # a 206 we cannot trust, 412 or 416: start over
-    return Opened(
-        stream=_HttpBody(loop, response),
-        info=response_info(response),
-        start=resumed,
-        aread=response.content.read,
-        loop=loop,
-        ranges=source.serves_ranges(response),
-    )
-
-
-class _HttpBody(io.RawIOBase):
-    """A blocking reader over an aiohttp response body (read on fsspec's event loop)."""
-
-    def __init__(self, loop: Any, response: Any) -> None:
-        self.loop = loop
-        self.response = response
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        from fsspec.asyn import sync
-
-        return sync(self.loop, self.response.content.read, size)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.response.close()
-        super().close()
-
-
-def take_over(partial: Path, sidecar: Path, source: Source, state: Progress) -> None:
-    """Resume from a partial a killed run left, if it is this source's and names its version;
-    remove it otherwise. Its bytes are hashed again: the hashes cover the whole file."""
-    try:
-        saved = json.loads(sidecar.read_text())
-        ok = (
-            isinstance(saved, dict)
-            and saved.get("source") == source_id(source)
-            and isinstance(saved.get("validator"), str)
-            and partial.is_file()
-            and not partial.is_symlink()
-        )
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        partial.unlink(missing_ok=True)
-        sidecar.unlink(missing_ok=True)
-        return
-    with partial.open("rb") as f:
-        while chunk := f.read(4 * 2**20):
-            state.sha256.update(chunk)
-            state.md5.update(chunk)
-            state.size += len(chunk)
-    state.validator = saved["validator"]
-    total = saved.get("total")
-    state.total = total if isinstance(total, int) else None
-    log.info("%s: resuming the partial download left by an earlier run", source.display)
-
-
-def stream(
-    source: Source,
-    out: Any,
-    state: Progress,
-    chunk_size: int,
-    callback: Callback,
+def plain_get(
+    source: GetSource,
+    fd: int,
+    retry: Retry,
     guard: Guard,
-    sidecar: Path,
-    first: Optional[Opened] = None,
-) -> SourceInfo:
-    """Read the source from where ``state`` left off (or from 0), writing and hashing; ``first``
-    is the source already open at 0 (the answer the ranged path looked at)."""
-    # Resume only when we can name the version the bytes so far came from.
-    start = state.size if state.validator else 0
-    opened = first or open_at(source, start, state.validator)
-    if opened.start and opened.info.size != state.total:
-        # The object's size is not what it was when the first bytes came: never splice.
-        opened.stream.close()
-        opened = open_at(source, 0)
-    if opened.start != state.size:
-        # The source could not resume (no Range support, or the object changed): start over.
-        out.seek(0)
-        out.truncate()
+    callback: Callback,
+    chunk_size: int,
+    first: Optional[tuple[Any, Proven]] = None,
+) -> tuple[Progress, SourceInfo, int]:
+    """Fetch ``source`` with one plain GET per try into ``fd``, from byte 0 each time: the bytes
+    and hashes, what the answer said, and the tries it took. ``first`` is a proven answer that
+    holds the whole object from byte 0, read by the first try."""
+    state = Progress()
+    tries = [0]
+    offered = [first]
+
+    async def attempt(n: int) -> SourceInfo:
+        tries[0] = n
+        os.ftruncate(fd, 0)
         state.reset()
         callback.relative_update(-callback.value)
-    if opened.start == 0:
-        state.validator = opened.info.validator()
-        state.total = opened.info.size
-        save_sidecar(sidecar, source, state)
-    callback.set_size(opened.info.size)
-    guard.before(opened.info.size, state.size)
-    left = None if opened.info.size is None else opened.info.size - opened.start
-    with opened.stream as body, md5_hasher(state, left) as md5:
-
-        def take(chunk: bytes) -> None:
-            md5.put(chunk)
-            out.write(chunk)
-            state.sha256.update(chunk)
-            state.size += len(chunk)
-            callback.relative_update(len(chunk))
-            guard.written(state.size)
-
-        if opened.aread is not None:
-            copy_on_loop(opened.aread, opened.loop, take, chunk_size)
+        answer, offered[0] = offered[0], None
+        if answer is None:
+            response = await source.request(dict(source.headers))
         else:
+            response = answer[0]
+        try:
+            proven = answer[1] if answer else prove(source.display, response, Ask.whole())
+            size = proven.info.size
+            guard.before(size, 0)
+        except BaseException:
+            response.close()
+            raise
+        callback.set_size(size)
+        async with response:
+            with md5_hasher(state, size) as md5:
+                while data := await response.content.read(chunk_size):
+                    os.pwrite(fd, data, state.size)
+                    md5.put(data)
+                    state.sha256.update(data)
+                    state.size += len(data)
+                    callback.relative_update(len(data))
+                    guard.written(state.size)
+        _whole(source, state, size)
+        return proven.info
+
+    info = run_on(
+        source.fs.loop,
+        retrying(source.display, attempt, retry, guard, how=lambda: "retrying from byte 0"),
+    )
+    return state, info, tries[0]
+
+
+def read_file(
+    source: Source,
+    fd: int,
+    partial: Path,
+    mapfile: Path,
+    retry: Retry,
+    guard: Guard,
+    callback: Callback,
+    chunk_size: int,
+) -> tuple[Progress, SourceInfo, int]:
+    """Copy a file-like ``source`` into ``fd`` (the file ``partial``), resuming a killed run's
+    partial when ``mapfile`` says whose bytes it holds and the source is still that version."""
+    state = Progress()
+    me = source_id(source)
+    pin = Pin.of(source.stat())
+    pmap = PartMap.load(mapfile, me, partial) if pin else None
+    if pmap is not None and (Pin(**pmap.pin) != pin or len(pmap.parts) != 1):
+        pmap = None
+    if pmap is not None and pmap.done[0]:
+        _rehash(fd, pmap.done[0], state)
+        log.info("%s: resuming the partial download left by an earlier run", source.display)
+    tries = [0]
+
+    def start_over(now: Optional[Pin]) -> None:
+        """Read from byte 0 for the version ``now`` (a map records it, when it names one)."""
+        nonlocal pin, pmap
+        state.reset()
+        pin = now
+        if pmap is not None:
+            pmap.close()
+        mapfile.unlink(missing_ok=True)
+        os.ftruncate(fd, 0)
+        pmap = None
+        if now is not None and now.size:
+            os.ftruncate(fd, now.size)
+            pmap = PartMap.create(mapfile, me, now.size, now.__dict__, [(0, now.size)])
+
+    if pmap is None:
+        start_over(pin)
+
+    def attempt(n: int) -> SourceInfo:
+        tries[0] = n
+        opened = source.open(start=state.size, validator=pin.validator if pin else None)
+        now = Pin.of(opened.info)
+        if opened.start != state.size or now is None or now != pin:
+            # Not the version the bytes so far are of, or no way to tell: never spliced.
+            if opened.start:
+                opened.stream.close()
+                opened = source.open(start=0)
+                now = Pin.of(opened.info)
+            start_over(now)
+        size = opened.info.size
+        guard.before(size, state.size)
+        callback.set_size(size)
+        callback.relative_update(state.size - callback.value)
+        with opened.stream as body, md5_hasher(state, size) as md5:
             while chunk := body.read(chunk_size):
-                take(chunk)
-    expected = opened.info.size
-    if expected is not None and state.size != expected:
+                os.pwrite(fd, chunk, state.size)
+                md5.put(chunk)
+                state.sha256.update(chunk)
+                state.size += len(chunk)
+                if pmap is not None:
+                    pmap.advance(0, state.size)
+                callback.relative_update(len(chunk))
+                guard.written(state.size)
+        _whole(source, state, size)
+        return opened.info
+
+    try:
+        got = retrying_sync(
+            source.display,
+            attempt,
+            retry,
+            guard,
+            how=lambda: f"resuming from byte {state.size}" if pin else "retrying",
+        )
+    finally:
+        if pmap is not None:
+            pmap.close()
+    return state, got, tries[0]
+
+
+def _whole(source: Source, state: Progress, size: Optional[int]) -> None:
+    if size is not None and state.size != size:
         raise TruncatedError(
-            f"{source.display}: the body ended after {state.size} of the {expected} bytes "
+            f"{source.display}: the body ended after {state.size} of the {size} bytes "
             "the source announced"
         )
-    return opened.info
 
 
-def save_sidecar(sidecar: Path, source: Source, state: Progress) -> None:
-    """Record whose bytes the partial holds, so a run killed with -9 can be resumed."""
-    if state.validator is None:
-        sidecar.unlink(missing_ok=True)
-        return
-    record = {"source": source_id(source), "validator": state.validator, "total": state.total}
-    tmp = sidecar.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, sidecar)
-
-
-def copy_on_loop(
-    aread: Callable[[int], Awaitable[bytes]], loop: Any, take: Callable[[bytes], None], size: int
-) -> None:
-    """The copy loop as one coroutine on fsspec's event loop. A blocking read() per chunk is a
-    round trip to that loop's thread (thousands per GiB, each fighting for the GIL); this cut a
-    1 GiB fetch from about 3.4 s to 2.1 s (BENCHMARKS.md)."""
-    stop = threading.Event()
-    finished = threading.Event()
-
-    async def copy() -> None:
-        try:
-            while not stop.is_set() and (chunk := await aread(size)):
-                take(chunk)
-        finally:
-            finished.set()
-
-    future = asyncio.run_coroutine_threadsafe(copy(), loop)
-    try:
-        future.result()
-    except BaseException:
-        # Ctrl-C, SIGTERM or a failure: stop the coroutine before the caller removes the file.
-        stop.set()
-        future.cancel()
-        finished.wait(timeout=10)
-        raise
+def _rehash(fd: int, size: int, state: Progress) -> None:
+    """The hashes of the bytes a killed run left: they cover the whole file in the end."""
+    pos = 0
+    while pos < size:
+        block = os.pread(fd, min(4 * 2**20, size - pos), pos)
+        if not block:
+            raise TruncatedError(f"the partial ended at byte {pos} of {size}")
+        state.sha256.update(block)
+        state.md5.update(block)
+        pos += len(block)
+    state.size = size

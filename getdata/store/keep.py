@@ -1,0 +1,139 @@
+"""Whether what is already kept is what it claims to be: reuse only what is proven.
+
+A kept version is reused (a fetch of the same content, a refresh that keeps a file) only when
+its bytes are proven the same: a regular file, never a link, whose sha256 is the expected one.
+Re-hashing proves it; cheaper, a record written when the file was kept holds the file's identity
+and its last change (device, inode, size, mtime, ctime): an edit in place changes ctime (a user
+cannot set it back), a replacement changes the inode, so a record that still matches is as good
+as a re-hash. When it does not match, the file is hashed again.
+
+The records are ``<artifact folder>/.getdata-kept/<version>.json``, written whole by rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any, Optional
+
+from .records import read_json, write_json
+
+# The folder, in an artifact's folder, that holds the record of each kept version.
+RECORDS = ".getdata-kept"
+
+
+def identity(path: Path) -> Optional[list[int]]:
+    """What changes when a file is edited in place or replaced; None for what is not a
+    regular file (a link is never followed)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def sha256_of(path: Path) -> Optional[str]:
+    """The sha256 of a regular file (a link is never followed), None when it is not one."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while block := os.read(fd, 4 * 2**20):
+            digest.update(block)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+class Kept:
+    """The record of one kept version: for each file (its path in the version), its sha256 and
+    its identity when it was kept."""
+
+    def __init__(self, artifact_root: Path, version: str) -> None:
+        self.path = artifact_root / RECORDS / f"{version}.json"
+
+    def load(self) -> dict[str, Any]:
+        found = read_json(self.path, "the record of a kept version", _valid)
+        return found["files"] if found else {}
+
+    def save(self, folder: Path, files: dict[str, str], merge: bool = False) -> None:
+        """Record ``files`` (path in the version -> sha256) as kept in ``folder`` now (with
+        ``merge``, beside the files already recorded)."""
+        record = self.load() if merge else {}
+        record.update(
+            {
+                name: {"sha256": sha, "identity": identity(folder / name)}
+                for name, sha in files.items()
+            }
+        )
+        write_json(self.path, {"files": record})
+
+    def holds_file(self, folder: Path, name: str, sha256: str) -> bool:
+        """``folder/name`` is a regular file (not a link, in a real folder) with those bytes."""
+        return _real_folder(folder) and self._proven(folder, {name: sha256})
+
+    def holds_tree(self, folder: Path, files: dict[str, str]) -> bool:
+        """``folder`` holds exactly ``files`` (path -> sha256), as regular files with those
+        bytes, and nothing else (no other file, no link)."""
+        return (
+            _real_folder(folder)
+            and set(_listing(folder)) == set(files)
+            and self._proven(folder, files)
+        )
+
+    def _proven(self, folder: Path, files: dict[str, str]) -> bool:
+        """Each of ``files`` has its bytes: by its record when that still matches the file,
+        else by hashing it again (then the record is brought up to date)."""
+        record = self.load()
+        stale = {}
+        for name, sha in files.items():
+            known = record.get(name)
+            now = identity(folder / name)
+            if now is None:
+                return False
+            if known and known.get("sha256") == sha and known.get("identity") == now:
+                continue
+            if sha256_of(folder / name) != sha:
+                return False
+            stale[name] = sha
+        if stale:
+            self.save(folder, stale, merge=True)
+        return True
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _real_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _listing(folder: Path) -> list[str]:
+    """Every entry below ``folder`` that is not a folder, as relative POSIX paths (links and
+    special files included, so that they disqualify the folder)."""
+    found = []
+    for here, dirs, names in os.walk(folder, followlinks=False):
+        rel = Path(here).relative_to(folder)
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(here, d))]:
+            path = (rel / name).as_posix()
+            found.append(path if not os.path.islink(os.path.join(here, name)) else f"{path}@")
+    return found
+
+
+def _valid(record: Any) -> bool:
+    files = record.get("files") if isinstance(record, dict) else None
+    return isinstance(files, dict) and all(
+        isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("sha256"), str)
+        for k, v in files.items()
+    )
