@@ -1,7 +1,9 @@
 """Keep secrets out of logs, run configs, saved configs and artifact metadata.
 
 Masking works on structures where there are structures: a mapping's value is masked when its key
-names a credential, a URL loses its ``user:password@`` and the values of its secret query
+names a credential, every value of a ``headers`` mapping is masked (a header's name does not say
+whether its value is a secret: ``X-Upstream-Session``) but those of a few harmless headers
+(``HARMLESS_HEADERS``), a URL loses its ``user:password@`` and the values of its secret query
 parameters at every level of an fsspec chain (``simplecache::http://u:p@h/x``), and a string is
 masked where it has the shape of a credential (``Bearer …``, a JWT, an AWS key id, an Azure
 ``AccountKey=``). Free text (log lines, error messages, command-line overrides) gets the same
@@ -84,6 +86,26 @@ _SECRET_ENDINGS = (
 _SECRET_QUERY_NAMES = {"code", "access_token", "id_token", "refresh_token"}
 
 
+# Request headers whose values are never credentials; every other header's value is masked,
+# whatever its name (compared like the names above).
+HARMLESS_HEADERS = {
+    "accept",
+    "accept_charset",
+    "accept_encoding",
+    "accept_language",
+    "cache_control",
+    "connection",
+    "content_type",
+    "if_match",
+    "if_modified_since",
+    "if_none_match",
+    "if_range",
+    "pragma",
+    "range",
+    "user_agent",
+}
+
+
 def _normal(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
@@ -92,6 +114,14 @@ def is_secret_name(name: str) -> bool:
     """True for a header, option or mapping key whose value is a credential."""
     lowered = _normal(name)
     return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_ENDINGS)
+
+
+def is_secret_at(parent: str, name: str) -> bool:
+    """True when the value of ``name`` inside the mapping ``parent`` is a credential: its name
+    says so, or it is a header (the mapping is named ``headers``) other than a harmless one."""
+    if is_secret_name(name):
+        return True
+    return _normal(parent) == "headers" and _normal(name) not in HARMLESS_HEADERS
 
 
 def is_secret_query_name(name: str) -> bool:
@@ -214,9 +244,12 @@ _MAPPING = re.compile(
 
 
 def _mask_pair(match: re.Match[str]) -> str:
-    key = match["key"].strip().strip("'\"").lstrip("+~-").strip().rsplit(".", 1)[-1]
+    # A dotted key (an override: source.headers.X-Session) says where the value sits.
+    path = match["key"].strip().strip("'\"").lstrip("+~-").strip().rsplit(".", 2)
+    parent, key = (path[-2] if len(path) > 1 else ""), path[-1]
     value = match["value"]
-    if is_secret_name(key) and value.strip("'\"") not in ("", MASK) and not is_reference(value):
+    secret = is_secret_at(parent, key)
+    if secret and value.strip("'\"") not in ("", MASK) and not is_reference(value):
         return f"{match['key']}{match['sep']}{MASK}"
     return match.group(0)
 
@@ -235,18 +268,19 @@ def redact_text(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def redact(value: Any, key: str = "") -> Any:
+def redact(value: Any, key: str = "", parent: str = "") -> Any:
     """A copy of a config-like value (mappings, lists, strings) with every secret masked.
 
-    A mapping value is masked whole when its key names a credential; any other string is
-    masked where it holds a URL's credentials or a credential's shape. Keys, numbers and
-    non-secret strings (``primary_key: song_id``) come back as they were.
+    A mapping value is masked whole when its key names a credential or it is a header's
+    (:func:`is_secret_at`); any other string is masked where it holds a URL's credentials or a
+    credential's shape. Keys, numbers and non-secret strings (``primary_key: song_id``) come
+    back as they were; a ``${oc.env:NAME}`` reference stays a reference.
     """
     if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: redact(v, str(k), key) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact(v, key) for v in value]
-    if key and is_secret_name(key) and not isinstance(value, bool):
+        return [redact(v, key, parent) for v in value]
+    if key and is_secret_at(parent, key) and not isinstance(value, bool):
         return _mask_value(value)
     if isinstance(value, str):
         return redact_text(value)

@@ -87,3 +87,58 @@ def test_fetch_inside_a_hydra_app_gives_its_hydra_back(wb: Path, tmp_path: Path)
         result = getdata.fetch("dataset=sample", run_dir=wb / "run")
         assert result.status == "ok"
         assert GlobalHydra.instance().hydra is before
+
+
+def test_fetch_from_six_threads_at_once(wb: Path, tmp_path: Path) -> None:
+    """Six threads call getdata.fetch together: every call succeeds (they take turns: Hydra's
+    config state and wandb's run are the process's), each logs its own artifact, and each run
+    folder's getdata.log holds its own dataset's lines only."""
+    import threading
+
+    files = {}
+    for i in range(6):
+        files[i] = tmp_path / f"part{i}.csv"
+        files[i].write_bytes(b"id,n\n" + b"".join(b"%d,%d\n" % (j, i) for j in range(50 + i)))
+    results: dict[int, object] = {}
+    start = threading.Barrier(6)
+
+    def call(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = getdata.fetch(
+                source="local", source__path=files[i], run_dir=wb / f"run{i}"
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded, asserted below
+            results[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads)
+    failures = {i: r for i, r in results.items() if not isinstance(r, getdata.FetchResult)}
+    assert failures == {}
+    for i, result in results.items():
+        assert isinstance(result, getdata.FetchResult)
+        assert result.status == "ok" and result.artifact == f"part{i}.csv"
+        assert result.sha256 == sha256_hex(files[i].read_bytes())
+        log = (wb / f"run{i}" / "getdata.log").read_text()
+        assert f"logged artifact part{i}.csv" in log
+        others = [f"part{j}.csv" for j in range(6) if j != i]
+        assert not any(other in log for other in others), log
+    found = logged(wb)
+    assert sorted(a.name for _, a in found) == [f"part{i}.csv" for i in range(6)]
+    assert len({run_file for run_file, _ in found}) == 6, "one W&B run per call"
+
+
+def test_every_invalid_setting_is_the_one_config_error(wb: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(getdata.ConfigError, match="fetch.workers=0 is out of range"):
+        getdata.fetch(fetch__workers=0, run_dir=wb / "run1")
+    with pytest.raises(getdata.ConfigError, match="data_dir="):
+        getdata.fetch(data_dir=str(blocked / "data"), run_dir=wb / "run2")
+    with pytest.raises(getdata.ConfigError, match="inspect.timeout=0.0 is out of range"):
+        getdata.fetch(inspect__timeout=0, run_dir=wb / "run3")
+    assert getdata.ConfigError is getdata.errors.ConfigError

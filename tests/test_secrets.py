@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from getdata.redact import MASK, redact, redact_text, redact_url
 from tests.support import logged, run_cli, wandb_env
+from tests.wandb_file import all_text, run_info
 
 CSV = b"song_id,genre\n1,rock\n2,jazz\n"
 
@@ -244,3 +245,60 @@ def test_the_data_description_is_never_masked(wb: Path, tmp_path: Path) -> None:
     text = json.dumps(artifact.metadata["data"]["column_stats"]["note"])
     for value in values:
         assert value in text, f"{value!r} was altered in the data description: {text}"
+
+
+def test_header_values_are_secrets_whatever_their_name(tmp_path: Path, http_server) -> None:
+    """A header set in a catalog entry from the environment (the issue's X-Upstream-Session)
+    and one on the command line, with names that say nothing of secrets: their values are
+    nowhere on disk or screen, in a single run and a sweep; a harmless header (Accept) is kept,
+    and the saved config keeps the ${oc.env:...} reference so it can be run again."""
+    session, trace = "plantedSession717", "plantedTrace727"
+    url = http_server.add("/songs.csv", CSV, require_header=("X-Upstream-Session", session))
+    root = tmp_path / "cat" / "dataset"
+    root.mkdir(parents=True)
+    (root / "upstream.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /source: http\n"
+        f"source:\n  url: {url}\n  headers:\n"
+        "    X-Upstream-Session: ${oc.env:UPSTREAM_SESSION}\n    Accept: text/csv\n"
+    )
+    env = {
+        **wandb_env(tmp_path),
+        "GETDATA_CATALOG": str(tmp_path / "cat"),
+        "UPSTREAM_SESSION": session,
+        "TMPDIR": str(tmp_path),
+    }
+    extra = [f"+source.headers.X-Trace-Id={trace}", "fetch.progress=false"]
+    single = run_cli(
+        ["dataset=upstream", *extra, f"hydra.run.dir={tmp_path / 'run'}"], env, tmp_path
+    )
+    assert single.returncode == 0, single.stderr
+    sweep = run_cli(
+        ["-m", "dataset=upstream", *extra, f"hydra.sweep.dir={tmp_path / 'sweep'}"], env, tmp_path
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    assert len(logged(tmp_path)) == 2
+    places = {"single: stderr": single.stderr.encode(), "sweep: stderr": sweep.stderr.encode()}
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            places[str(path)] = path.read_bytes()
+            if path.suffix == ".wandb":  # a string may be split across the file's blocks
+                places[f"{path} (records)"] = all_text(path).encode("latin-1")
+    assert any(p.endswith(".wandb") for p in places) and any(
+        p.endswith("debug.log") for p in places
+    )
+    leaks = [(s, p) for p, c in places.items() for s in (session, trace) if s.encode() in c]
+    assert leaks == []
+    for saved in (
+        tmp_path / "run" / ".hydra" / "config.yaml",
+        tmp_path / "sweep" / "0" / ".hydra" / "config.yaml",
+    ):
+        headers = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)["source"]["headers"]
+        assert headers == {
+            "X-Upstream-Session": "${oc.env:UPSTREAM_SESSION}",
+            "Accept": "text/csv",
+            "X-Trace-Id": MASK,
+        }
+    # The W&B run config has the resolved headers, masked but for the harmless one.
+    for run_file, _ in logged(tmp_path):
+        headers = run_info(run_file)["config"]["source"]["headers"]
+        assert headers == {"X-Upstream-Session": MASK, "Accept": "text/csv", "X-Trace-Id": MASK}

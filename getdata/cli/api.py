@@ -3,13 +3,20 @@
 Same config (Hydra compose of the same conf/, catalog and $GETDATA_CATALOG included), same
 validation, same files (``getdata.log``, ``getdata-report.json`` in the run folder; the data in
 the data folder), same W&B behaviour. It returns a :class:`FetchResult` or raises a
-:class:`~getdata.errors.GetDataError` subclass whose message is the one line the CLI would print.
+:class:`~getdata.errors.GetDataError` subclass whose message is the one line the CLI would print
+(every invalid setting: the one :class:`~getdata.errors.ConfigError`).
+
+Safe to call from several threads: Hydra's configuration state (GlobalHydra) and wandb's run
+(one current run per process, started with the process's environment and command line) are the
+process's, so calls run one at a time, each whole; each call's ``getdata.log`` holds its own
+lines. For datasets fetched in parallel, use a sweep (``-m`` with the joblib launcher).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +37,9 @@ from .configs import register_configs
 from .report import REPORT_FILE, JobReport, report_of, write_report
 
 log = logging.getLogger("getdata")
+
+# One call at a time per process (see above).
+_ONE_AT_A_TIME = threading.Lock()
 
 # Config groups: a keyword for one of these picks an entry, like `source=http` on the CLI.
 GROUPS = ("source", "dataset")
@@ -76,8 +86,15 @@ def fetch(*overrides: str, run_dir: Optional[str | Path] = None, **settings: Any
     ``settings`` are the same as Python values: ``source``/``dataset`` pick a config entry, other
     keys are config keys with ``__`` for ``.`` (``artifact__aliases=["prod"]``); their values are
     taken literally (``${...}`` is not interpolated). ``run_dir`` defaults to the CLI's
-    ``outputs/<date>/<time>``.
+    ``outputs/<date>/<time>``. Calls from several threads run one after the other.
     """
+    with _ONE_AT_A_TIME:
+        return _fetch(overrides, run_dir, settings)
+
+
+def _fetch(
+    overrides: tuple[str, ...], run_dir: Optional[str | Path], settings: dict[str, Any]
+) -> FetchResult:
     register_configs()
     choices = [_choice(k, v) for k, v in settings.items() if k in GROUPS]
     values = {k.replace("__", "."): v for k, v in settings.items() if k not in GROUPS}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,8 +19,10 @@ from ..redact import redact_text
 from ..store.scratch import private_tmpdir
 from ..tracking import service
 from . import commands
+from .callbacks import stopped_sweep
 from .commands import COMMANDS
 from .configs import register_configs
+from .interrupt import interrupted, signal_name, started_by_user
 from .messages import bad_override, one_line
 from .report import EXIT_CHANGED, EXIT_FAILED, EXIT_LOGGED_OFFLINE, run_job
 
@@ -33,10 +33,12 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     dataset = hydra_cfg.runtime.choices.get("dataset")
-    _terminate_like_ctrl_c()
-    report = run_job(cfg, Path(hydra_cfg.runtime.output_dir), dataset)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
+    report = run_job(cfg, Path(hydra_cfg.runtime.output_dir), dataset, sweep_dir)
+    _jobs_done.append(report.status)
     # A sweep goes on to its other datasets; its summary sets the exit code at the end.
-    if hydra_cfg.mode != RunMode.MULTIRUN:
+    if not multirun:
         if report.status == "failed":
             raise SystemExit(EXIT_FAILED)
         if report.warning:
@@ -44,17 +46,6 @@ def main(cfg: DictConfig) -> None:
         # check_only: a scheduler branches on 3 = new or changed (getdata/pipeline/check.py).
         if report.status in ("new", "changed"):
             raise SystemExit(EXIT_CHANGED)
-
-
-def _terminate_like_ctrl_c() -> None:
-    """Make SIGTERM unwind like Ctrl-C, so temp files are removed and the W&B run is finished."""
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    # Not possible outside the main thread (some launchers): keep the default there.
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, stop)
 
 
 def cli() -> None:
@@ -73,6 +64,7 @@ def cli() -> None:
     """
     if sys.argv[1:2] and sys.argv[1] in COMMANDS:  # `getdata use …`, `getdata gc …`
         raise SystemExit(commands.main(sys.argv[1:]))
+    started_by_user()
     problem = bad_override(sys.argv[1:])
     if problem:
         _exit_with(problem, 1)
@@ -92,18 +84,36 @@ def cli() -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        # Before or after the job (the job itself says what it cleaned up and exits 130).
-        _exit_with("interrupted by Ctrl-C: nothing was fetched or logged", 130)
+        # Before or after the job, or a sweep stopped at its parent (a job itself says what it
+        # cleaned up and exits 130/143).
+        signum = interrupted() or signal.SIGINT
+        _exit_with(_interrupted_outside_a_job(signum, multirun), 128 + signum)
     except Exception as exc:
         if full_errors():
             raise
-        _exit_with(one_line(exc), 1)
+        # A sweep whose launcher gave up (a joblib worker died): the summary lists every job.
+        stopped = stopped_sweep(exc) if multirun else None
+        _exit_with(stopped or one_line(exc), 1)
     if multirun:
         raise SystemExit(code)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _interrupted_outside_a_job(signum: int, multirun: bool) -> str:
+    if multirun:
+        stopped = stopped_sweep(KeyboardInterrupt())
+        if stopped:
+            return stopped
+    if _jobs_done:
+        return f"interrupted by {signal_name(signum)} while getdata was closing (the job had ended)"
+    return f"interrupted by {signal_name(signum)}: nothing was fetched or logged"
+
+
+# Jobs this process ran to their end (their outcome is logged and reported).
+_jobs_done: list[str] = []
 
 
 def _exit_with(message: str, code: int) -> None:

@@ -4,6 +4,7 @@ an unknown key, a wrong type, a missing option) and any other."""
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import fields, is_dataclass
 from typing import Optional
 
@@ -76,3 +77,11 @@ def _first_line(text: str) -> str:
     # Hydra's "To append to your config use +key=value" is wrong for getdata's typed config.
     lines = [line.strip() for line in text.splitlines() if line.strip() and "+" not in line[:30]]
     return lines[0] if lines else text.strip()
+
+
+class NotForConsole(logging.Filter):
+    """Keeps off the console a record logged with ``extra={"console": False}`` (it still goes
+    to the job's log file): a sweep's jobs leave their interruption to its one summary line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return bool(getattr(record, "console", True))

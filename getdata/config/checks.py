@@ -43,6 +43,8 @@ __all__ = [
 
 def check_config(cfg: AppConfig) -> None:
     """Every setting of ``cfg`` that can be checked without touching a folder or the network."""
+    if cfg.catalog_error:  # a catalog entry that could not be read (getdata/config/catalog.py)
+        raise ConfigError(cfg.catalog_error)
     _check_ranges(cfg)
     _check_artifact_options(cfg)
     if cfg.artifact.name is not None:
@@ -78,6 +80,14 @@ def _check_ranges(cfg: AppConfig) -> None:
     _at_least("extract.max_bytes", cfg.extract.max_bytes, 1)
     _at_least("extract.max_ratio", cfg.extract.max_ratio, 1)
     _at_least("inspect.max_columns", cfg.inspect.max_columns, 0)
+    inspect = cfg.inspect
+    if inspect.max_memory is not None:
+        # Below this a reader cannot even start (pyarrow and Python take ~0.15 GB at rest).
+        _at_least("inspect.max_memory", inspect.max_memory, 256 * 2**20)
+    if inspect.timeout is not None:
+        _at_least("inspect.timeout", inspect.timeout, 0.1, 7 * 24 * 3600)
+    if inspect.max_ratio is not None:
+        _at_least("inspect.max_ratio", inspect.max_ratio, 1)
     _at_least("artifact.preview_rows", cfg.artifact.preview_rows, 0, 100_000)
 
 

@@ -128,6 +128,13 @@ class InFolder(str, Enum):
     refuse = "refuse"
 
 
+class OnLimit(str, Enum):
+    # keep the file: its data gives format and size, "described": false and the limit
+    keep = "keep"
+    # refuse the file (in a folder or archive: what inspect.in_folder says for a bad file)
+    refuse = "refuse"
+
+
 @dataclass
 class InspectConfig:
     # Record format, rows, columns, schema and column stats in the artifact metadata ("data").
@@ -146,6 +153,17 @@ class InspectConfig:
     # A file in a folder or archive that fails its check: mark it ("invalid" in its data) and
     # log the folder, or refuse the whole folder.
     in_folder: InFolder = InFolder.mark
+    # Memory one reader process may take, in bytes (its data: heap and private mappings,
+    # pyarrow's and Python's ~0.15 GB at rest included); null: no limit.
+    max_memory: Optional[int] = 2 * 2**30
+    # Seconds the readers may spend on one file (its check and description); null: no limit.
+    timeout: Optional[float] = 600.0
+    # Decompressed bytes per byte of a compressed table (.csv.gz, .jsonl.zst, ...) the readers
+    # take, at most (never less than 1 MiB): a decompression bomb is not read to its end.
+    max_ratio: Optional[float] = 1000.0
+    # A file past one of the three limits above: keep it undescribed (its data names the limit;
+    # one warning line) or refuse it. Its bytes may be fine: only the description is skipped.
+    on_limit: OnLimit = OnLimit.keep
 
 
 class ArtifactMode(str, Enum):
@@ -235,6 +253,9 @@ class AppConfig:
     check_only: bool = False
     # In a sweep, run no further dataset once one has failed (the summary is still written).
     fail_fast: bool = False
+    # Not a setting: getdata sets it when the chosen catalog entry could not be read (not
+    # UTF-8, not YAML); the job then fails with this line and a sweep's other jobs run.
+    catalog_error: Optional[str] = None
 
 
 def to_app_config(cfg: DictConfig) -> AppConfig:

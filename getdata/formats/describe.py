@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..config import InspectConfig
 from ..errors import GetDataError, IntegrityError
+from .limits import Budget, LimitError, memory_limit, out_of_memory
 from .registry import BINARY, Format, kind, table_format
 from .sniff import markup
 from .source import Source
@@ -31,6 +33,14 @@ class Options:
     undescribed: frozenset[str] = field(default_factory=frozenset)
     # A file in a folder or archive that cannot be described: "mark" it or "refuse" the folder.
     in_folder: str = "mark"
+    # The limits per file (getdata/formats/limits.py; None: no limit): memory of the reader
+    # process in bytes, seconds, decompressed bytes per byte of a compressed file. The defaults
+    # are the settings' (one place: getdata/config/schema.py).
+    max_memory: Optional[int] = InspectConfig.max_memory
+    timeout: Optional[float] = InspectConfig.timeout
+    max_ratio: Optional[float] = InspectConfig.max_ratio
+    # A file past a limit: "keep" it undescribed, or "refuse" it.
+    on_limit: str = InspectConfig.on_limit.value
 
     @classmethod
     def of(cls, cfg: Any) -> Options:
@@ -41,14 +51,25 @@ class Options:
         def get(key: str, default: Any) -> Any:
             return getattr(cfg, key, default)
 
-        in_folder = get("in_folder", "mark")
+        def choice(key: str, default: str) -> str:
+            value = get(key, default)
+            return str(getattr(value, "value", value))
+
+        def number(key: str, default: Any, kind: type) -> Any:
+            value = get(key, default)
+            return None if value is None else kind(value)
+
         return cls(
             describe=bool(get("enabled", True)),
             check=bool(get("check_format", True)),
             max_columns=max(0, int(get("max_columns", 100))),
             unchecked=_formats("unchecked", get("unchecked", ())),
             undescribed=_formats("undescribed", get("undescribed", ())),
-            in_folder=str(getattr(in_folder, "value", in_folder)),
+            in_folder=choice("in_folder", "mark"),
+            max_memory=number("max_memory", cls.max_memory, int),
+            timeout=number("timeout", cls.timeout, float),
+            max_ratio=number("max_ratio", cls.max_ratio, float),
+            on_limit=choice("on_limit", "keep"),
         )
 
 
@@ -64,7 +85,8 @@ def _formats(key: str, names: Any) -> frozenset[str]:
 
 
 def describe(path: Path, name: str, opts: Options, warnings: list[str]) -> dict[str, Any]:
-    """Metadata describing the file; raises IntegrityError if it is not the format it claims.
+    """Metadata describing the file; raises IntegrityError if it is not the format it claims,
+    and :class:`~getdata.formats.limits.LimitError` when reading it went past a limit.
 
     The format comes from ``name`` only. With the description off, reads no more than the
     check needs (a parquet/Arrow footer, about the first MiB of a text file, a compressed file
@@ -79,22 +101,44 @@ def describe(path: Path, name: str, opts: Options, warnings: list[str]) -> dict[
     enabled = opts.describe and fmt.name not in opts.undescribed
     if not (enabled or check):
         return meta
-    source = Source(path, name, compression)
+    budget = Budget(meta["size"], opts.max_ratio) if compression else None
+    source = Source(path, name, compression, budget)
     try:
         found = _read(source, fmt, check, enabled, opts.max_columns)
-    except IntegrityError:
-        if check:
-            raise
-        warnings.append(f"{name}: not described as {fmt.name}")
-        return meta
-    except Exception as exc:  # pyarrow, json, zlib, lzma raise many types for malformed input
-        what = f"{fmt.name} file" if compression is None else f"{compression}-compressed {fmt.name}"
-        if check:
-            raise IntegrityError(f"{name}: not a valid {what}: {first_line(exc)}") from exc
-        warnings.append(f"{name}: not described as {fmt.name}: {first_line(exc)}")
-        return meta
+    except LimitError:
+        raise
+    except Exception as exc:
+        # A limit, whatever a library made of it (pyarrow wraps what a stream raised).
+        if budget is not None and budget.exceeded:
+            raise budget.error() from exc
+        if out_of_memory(exc):
+            raise LimitError(memory_limit(opts.max_memory)) from exc
+        return _not_read(exc, meta, name, fmt, compression, check, warnings)
     if enabled:
         meta.update(found)
+    return meta
+
+
+def _not_read(
+    exc: Exception,
+    meta: dict[str, Any],
+    name: str,
+    fmt: Format,
+    compression: Optional[str],
+    check: bool,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """A file its reader refused: IntegrityError when checked, else a warning."""
+    if isinstance(exc, IntegrityError):
+        if check:
+            raise exc
+        warnings.append(f"{name}: not described as {fmt.name}")
+        return meta
+    # pyarrow, json, zlib, lzma raise many types for malformed input
+    what = f"{fmt.name} file" if compression is None else f"{compression}-compressed {fmt.name}"
+    if check:
+        raise IntegrityError(f"{name}: not a valid {what}: {first_line(exc)}") from exc
+    warnings.append(f"{name}: not described as {fmt.name}: {first_line(exc)}")
     return meta
 
 

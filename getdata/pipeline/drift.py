@@ -9,10 +9,7 @@ changing is not drift: data grows).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any, Optional
 
 from ..config import DriftAction
 from ..errors import GetDataError
+from ..store.records import read_json, write_json
 
 log = logging.getLogger("getdata")
 
@@ -58,17 +56,13 @@ class Drift:
         """Record this version's shape (after it was logged): the baseline for the next fetch."""
         if not self.current:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "sha256": sha256,
             "files": self.current,
         }
         # Whole or not at all: parallel jobs and Ctrl-C never leave half a record.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".schema-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, self.path)
+        write_json(self.path, record)
 
 
 def check_drift(
@@ -98,11 +92,28 @@ def check_drift(
 
 
 def _load(path: Path) -> Optional[dict[str, Shape]]:
-    try:
-        files = json.loads(path.read_text()).get("files")
-    except (FileNotFoundError, ValueError, AttributeError):
-        return None
-    return files if isinstance(files, dict) else None
+    record = read_json(path, "the schema record", _valid_record)
+    return None if record is None else dict(record["files"])
+
+
+def valid_shape(shape: Any) -> bool:
+    """What :func:`table_shape` gives: ``columns`` (name -> type), ``rows`` and ``truncated``."""
+    if not isinstance(shape, dict):
+        return False
+    columns, rows = shape.get("columns"), shape.get("rows")
+    return (
+        isinstance(columns, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())
+        and (rows is None or (isinstance(rows, int) and not isinstance(rows, bool)))
+        and isinstance(shape.get("truncated"), bool)
+    )
+
+
+def _valid_record(record: Any) -> bool:
+    files = record.get("files") if isinstance(record, dict) else None
+    return isinstance(files, dict) and all(
+        isinstance(name, str) and valid_shape(shape) for name, shape in files.items()
+    )
 
 
 def compare(previous: dict[str, Shape], current: dict[str, Shape]) -> dict[str, Any]:

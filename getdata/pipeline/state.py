@@ -2,17 +2,17 @@
 
 One small JSON file per artifact name in the state folder (``state_dir``, default
 ``.getdata/state``). Deleting the file (or the folder) resets it: the next run fetches again.
+The record is read and written through getdata/store/records.py: one that is not a regular file
+of the shape written here is one warning and treated as absent (the source is fetched).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from ..sources import SourceInfo
+from ..store.records import read_json, write_json
 
 
 def fingerprint(info: SourceInfo) -> Optional[dict[str, Any]]:
@@ -30,15 +30,46 @@ def fingerprint(info: SourceInfo) -> Optional[dict[str, Any]]:
     return None
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float))
+
+
+def valid_fingerprint(value: Any) -> bool:
+    """The shape :func:`fingerprint` gives (validators by name), or a folder's
+    ``{"files": [[name, validators or None], ...]}``."""
+    if not isinstance(value, dict):
+        return False
+    if "files" not in value:
+        return all(isinstance(k, str) and _scalar(v) for k, v in value.items())
+    files = value["files"]
+    return (
+        len(value) == 1
+        and isinstance(files, list)
+        and all(
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and (item[1] is None or valid_fingerprint(item[1]))
+            for item in files
+        )
+    )
+
+
+def _valid_record(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("source"), str)
+        and (record.get("fingerprint") is None or valid_fingerprint(record["fingerprint"]))
+    )
+
+
 class State:
     def __init__(self, folder: Path, artifact: str) -> None:
         self.path = folder / f"{artifact}.json"
 
     def load(self) -> Optional[dict[str, Any]]:
-        try:
-            return json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
+        record: Optional[dict[str, Any]] = read_json(self.path, "the state record", _valid_record)
+        return record
 
     def unchanged(self, current: Optional[dict[str, Any]], source: str) -> bool:
         saved = self.load()
@@ -52,10 +83,4 @@ class State:
     def save(self, current: Optional[dict[str, Any]], source: str, record: dict[str, Any]) -> None:
         if current is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"source": source, "fingerprint": current, **record}
-        # Written whole or not at all: parallel jobs and a Ctrl-C must not leave half a file.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, self.path)
+        write_json(self.path, {"source": source, "fingerprint": current, **record})

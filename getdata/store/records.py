@@ -98,6 +98,9 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp's 0600 would hide a summary or report from the user's group: the permissions
+        # a plain open() gives (0644 with umask 022).
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(tmp, path)
@@ -109,6 +112,18 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_json(path: Path, record: Any) -> None:
     """:func:`write_bytes` of ``record`` as indented JSON."""
     write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _ignored(path: Path, what: str, problem: str) -> None:
