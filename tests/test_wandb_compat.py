@@ -226,3 +226,37 @@ def test_a_users_own_runs_in_the_same_process_are_not_touched(
     requirements = (second.parent / "files" / "requirements.txt").read_text().splitlines()
     assert wanted not in requirements and any(r.startswith("wandb==") for r in requirements)
     assert wandb.util.working_set is original_working_set
+
+
+def test_wandb_is_imported_without_parsing_its_sources_for_docstrings(tmp_path: Path) -> None:
+    """compat.import_wandb switches pydantic's docstring lookup off for wandb's import only:
+    the lookup is where getdata replaces it, wandb's settings ask for it (else the switch buys
+    nothing), and afterwards a model gets its field docstrings again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    probe = textwrap.dedent(
+        """
+        import inspect, sys
+        from pydantic._internal import _fields
+        assert "extract_docstrings_from_cls(" in inspect.getsource(
+            _fields._update_fields_from_docstrings)
+        from getdata.tracking.compat import import_wandb
+        wandb = import_wandb()
+        from wandb.sdk.wandb_settings import Settings
+        assert Settings.model_config.get("use_attribute_docstrings") is True
+        assert all(f.description is None for f in Settings.model_fields.values())
+        import pydantic
+        class After(pydantic.BaseModel):
+            model_config = pydantic.ConfigDict(use_attribute_docstrings=True)
+            x: int = 0
+            '''the x'''
+        assert After.model_fields["x"].description == "the x"
+        print("ok")
+        """
+    )
+    script = tmp_path / "probe.py"  # a file: pydantic reads a model's docstrings from its source
+    script.write_text(probe)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

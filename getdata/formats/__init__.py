@@ -21,12 +21,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import IntegrityError
-from .describe import Options
-from .registry import FORMATS, kind, table_format
+from .describe import Options, describe
+from .registry import BINARY, FORMATS, kind, table_format
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "Options", "describe_file", "describe_files", "head_rows", "kind"]
+__all__ = [
+    "FORMATS",
+    "Options",
+    "describe_file",
+    "describe_files",
+    "head_rows",
+    "kind",
+    "needs_reader",
+]
 
 
 def describe_file(path: Path, name: str, cfg: Any) -> dict[str, Any]:
@@ -35,6 +43,13 @@ def describe_file(path: Path, name: str, cfg: Any) -> dict[str, Any]:
     Raises IntegrityError (one line) when the file is not what its name says, or when a reader
     crashed on it. ``cfg`` is an InspectConfig (or Options).
     """
+    if not needs_reader(name):
+        # Nothing to read but the file's size: no reader, so nothing that can crash.
+        warnings: list[str] = []
+        data = describe(Path(path), name, Options.of(cfg), warnings)
+        for line in warnings:
+            log.warning("%s", line)
+        return data
     from .contained import run
 
     (outcome,) = run([(Path(path), name)], Options.of(cfg))
@@ -44,6 +59,12 @@ def describe_file(path: Path, name: str, cfg: Any) -> dict[str, Any]:
         raise IntegrityError(outcome.error)
     assert outcome.data is not None
     return outcome.data
+
+
+def needs_reader(name: str) -> bool:
+    """Whether describing a file of this name runs a reader (in the contained helper): every
+    format but plain binary (which is described by its size alone)."""
+    return kind(name) != (BINARY, None)
 
 
 def describe_files(items: list[tuple[Path, str]], cfg: Any) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from ..config import (
     check_writable_folder,
 )
 from ..errors import IsAFolder, NotFound, SourceError, describe, needs_extra
+from ..formats import needs_reader
 from ..formats.contained import warm_up
 from ..sources import Source, SourceInfo, resolve
 from ..store.extract import archive_stem
@@ -35,9 +36,13 @@ __all__ = ["Result", "artifact_name", "run"]
 def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     data_dir = _check_config(cfg, run_dir)
-    if cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only:
-        warm_up()  # the readers' helper process starts (0.5 s) while the work below goes on
     source, members, name = _open_source(cfg)
+    if (
+        cfg.artifact.mode is ArtifactMode.copy
+        and not cfg.check_only
+        and (members is not None or cfg.source.extract or needs_reader(source.basename))
+    ):
+        warm_up()  # the readers' helper process starts (0.5 s) while the work below goes on
     # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
     state = State(Path(cfg.state_dir), name)
     current = None

@@ -15,6 +15,7 @@ from ..names import printable
 from ..redact import redact_url
 from .base import GLOB_MAGIC, Source, basename_of
 from .http import GetSource, web_filesystem
+from .s3sign import Signer
 
 KIND = "s3"
 # Connections one S3 filesystem may keep open at once (files fetched at once x ranges of each).
@@ -41,7 +42,7 @@ class S3Source(SourceConfig):
 
 @dataclass
 class S3StreamSource(GetSource):
-    """S3: each GET is a presigned URL (s3fs's own client signs it) read with aiohttp.
+    """S3: each GET is a presigned URL (signed with s3fs's identity) read with aiohttp.
 
     botocore's machinery costs about 2 ms of CPU per request and reads a body at about 100 MiB/s
     on one event loop; a presigned GET through aiohttp costs about 0.6 ms and reads as fast as
@@ -58,6 +59,8 @@ class S3StreamSource(GetSource):
     web: Any = None
     # Passed on to every presigned GET (RequestPayer, ExpectedBucketOwner, ...).
     get_params: dict[str, Any] = field(default_factory=dict)
+    # Signs each GET (shared by the members of a prefix): getdata/sources/s3sign.py.
+    signer: Any = None
     pin_header: ClassVar[str] = "If-Match"  # a changed object answers 412: start over
 
     def members(self) -> Optional[list[Source]]:
@@ -78,9 +81,7 @@ class S3StreamSource(GetSource):
         import yarl
 
         version = {"VersionId": self.version_id} if self.version_id else {}
-        signed = await self.fs._url(
-            self.path, expires=PRESIGNED_SECONDS, **version, **self.get_params
-        )
+        signed = await self.signer.url(self.path, {**version, **self.get_params})
         session = await self.web.set_session()
         # encoded=True: the URL is sent exactly as signed (a re-quoted key breaks the signature).
         response = await session.get(
@@ -159,6 +160,7 @@ def build(cfg: S3Source) -> Source:
         endpoint_url=cfg.endpoint_url,
         web=_web(cfg.timeout),
         get_params=get_params,
+        signer=Signer(fs, cfg.endpoint_url, PRESIGNED_SECONDS),
         # identity: the object's own bytes, so Content-Length and Range count the bytes we hash.
         headers={"Accept-Encoding": "identity"},
     )

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Optional
 
 from ..errors import GetDataError
-from ..names import UnsafeNameError, printable
+from ..names import UnsafeNameError, printable, safe_relpath
 from .keep import RECORDS, Kept
 
 # Hex digits of the content's sha256 that name a kept version's folder (64 bits).
@@ -141,8 +141,11 @@ class Workspace:
         self._new.clear()
 
     def staged(self, rel: PurePosixPath | str) -> Path:
-        """Where a file of a tree goes while the tree is assembled."""
-        return inside(self.staging, rel)
+        """Where a file of a tree goes while the tree is assembled. The staging folder is this
+        run's own (made afresh under the lock, no link in it but what getdata writes: none), so
+        a name that is a safe relative path stays inside it without resolving every path
+        (realpath per file cost 0.6 ms: over a second for a prefix of 2,000 files)."""
+        return self.staging / safe_relpath(str(rel), "the file name")
 
     def keep_file(self, partial: Path, sha256: str, name: str) -> Path:
         """Keep the fetched ``partial`` as ``<version>/<name>``. When that file is already kept

@@ -11,6 +11,7 @@ import base64
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,34 @@ from pathlib import Path
 from typing import Any, Optional
 
 log = logging.getLogger(__name__)
+
+
+def import_wandb() -> Any:
+    """``import wandb``, without its settings' field docstrings. wandb's pydantic models ask
+    for them (``use_attribute_docstrings``), and pydantic finds them by parsing wandb's sources
+    with ast and inspect: 0.25-0.3 s of CPU in every process that imports wandb, for help text
+    getdata never shows. pydantic's lookup is switched off for that one import (a model defined
+    afterwards, a user's included, gets its docstrings as before)."""
+    if "wandb" in sys.modules:
+        return sys.modules["wandb"]
+    try:
+        from pydantic._internal import _fields
+
+        original = _fields.extract_docstrings_from_cls
+    except (ImportError, AttributeError):  # guarded by tests/test_wandb_compat.py
+        import wandb
+
+        return wandb
+    _fields.extract_docstrings_from_cls = _no_docstrings
+    try:
+        import wandb
+    finally:
+        _fields.extract_docstrings_from_cls = original
+    return wandb
+
+
+def _no_docstrings(cls: Any, use_inspect: bool = False) -> dict[str, str]:
+    return {}
 
 
 def netrc_key(host: str) -> Optional[tuple[str, str]]:

@@ -22,7 +22,7 @@ from ..errors import GetDataError, chain
 from ..redact import redact, redact_metadata, redact_text, redact_url
 from . import service
 from .artifact import ArtifactSpec, link, new_artifact
-from .compat import installed_packages_read_once, run_settings
+from .compat import import_wandb, installed_packages_read_once, run_settings
 from .context import argv_redacted, environment, wandb_logs_to_its_own_file
 from .settle import settle, wandb_folder
 
@@ -112,8 +112,7 @@ def log_artifact(
 def _log(
     cfg: WandbConfig, mode: str, item: ArtifactSpec, run_config: dict[str, Any], run_name: Any
 ) -> Tracked:
-    import wandb
-
+    wandb = import_wandb()
     # Our own run id, so that the folder of a run that failed (even in init) is known to be ours
     # and can be removed, also when parallel jobs of a sweep share the wandb folder.
     run_id = secrets.token_hex(4)

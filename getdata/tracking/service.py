@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .compat import preload_launch_inputs, read_installed_packages
+from .compat import import_wandb, preload_launch_inputs, read_installed_packages
 from .runfile import RunFile, read_run_file
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def start(env: dict[str, str]) -> None:
 
 def _start(renew: bool) -> None:
     try:
-        import wandb
-
+        wandb = import_wandb()
         if renew:
             wandb.teardown()
         with own_address():
@@ -104,7 +103,7 @@ def ready(env: dict[str, str]) -> None:
         thread, _starting = _starting, None
     if thread is not None:
         thread.join()
-    import wandb
+    wandb = import_wandb()
 
     if _changed(env):
         wandb.teardown()

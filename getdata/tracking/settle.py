@@ -24,7 +24,7 @@ from ..config import WandbConfig, WandbMode
 from ..errors import GetDataError
 from ..redact import redact_text, redact_url
 from . import service
-from .compat import netrc_key
+from .compat import import_wandb, netrc_key
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ def wandb_host() -> str:
         host = parser.get("default", "base_url", fallback=None) or host
     if host:
         return host.rstrip("/")
-    import wandb
-
+    wandb = import_wandb()
     return str(wandb.Settings().base_url).rstrip("/")
 
 

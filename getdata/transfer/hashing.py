@@ -86,17 +86,43 @@ class Prefix(Protocol):
         ...
 
 
-class FileHasher(threading.Thread):
-    """One hash over the file in order, read back behind the watermark (page cache, not RAM)."""
+class FileHashes:
+    """sha256 and md5 of a file being written out of order, in order: the file is read back
+    once, behind the end of its complete prefix (page cache, not RAM), and each block is hashed
+    by both side by side: md5 (the slower) on the reading thread, sha256 on a second one.
+    hashlib releases the GIL on large buffers, so both run on the machine's cores while the
+    event loop moves bytes."""
 
-    def __init__(self, name: str, path: Path, mark: Prefix) -> None:
-        super().__init__(name=f"getdata-{name}", daemon=True)
-        self.hash = hashlib.new(name)
+    def __init__(self, path: Path, mark: Prefix) -> None:
         self.path = path
         self.mark = mark
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5()
         self.error: Optional[BaseException] = None
+        # A few blocks in flight between the two threads: bounded memory.
+        self._blocks: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=4)
+        self._threads = [
+            threading.Thread(target=self._read, name="getdata-md5", daemon=True),
+            threading.Thread(target=self._sha256, name="getdata-sha256", daemon=True),
+        ]
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def join(self) -> None:
+        """Wait for both hashes; raise what went wrong reading the file back."""
+        for t in self._threads:
+            t.join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """After the file's prefix was stopped (the fetch failed): wait for the threads to end."""
+        for t in self._threads:
+            t.join()
+
+    def _read(self) -> None:
         try:
             fd = os.open(self.path, os.O_RDONLY)
             try:
@@ -109,12 +135,19 @@ class FileHasher(threading.Thread):
                         block = os.pread(fd, min(HASH_BLOCK, end - pos), pos)
                         if not block:
                             raise OSError(f"short read at {pos} while hashing")
-                        self.hash.update(block)
+                        self._blocks.put(block)
+                        self.md5.update(block)
                         pos += len(block)
             finally:
                 os.close(fd)
         except BaseException as exc:  # reported to the caller, which fails the fetch
             self.error = exc
+        finally:
+            self._blocks.put(None)
+
+    def _sha256(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self.sha256.update(block)
 
 
 def hash_file(path: Path, chunk_size: int = 4 * 2**20) -> tuple[str, str]:

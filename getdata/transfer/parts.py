@@ -18,7 +18,6 @@ belongs (``os.pwrite``). The guarantees of one stream stay:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -30,10 +29,10 @@ from ..errors import TruncatedError
 from ..sources import SourceInfo
 from ..sources.http import GetSource
 from ..store.partmap import PartMap
-from .hashing import FileHasher
+from .hashing import FileHashes
 from .policy import Guard, Retry, retrying
 from .proof import Ask, Pin, Proven, RangeRefused, prove
-from .together import together
+from .together import run_on, together
 
 if TYPE_CHECKING:
     from fsspec.callbacks import Callback
@@ -153,35 +152,25 @@ def fetch_parts(
     :class:`~getdata.transfer.proof.RangeRefused` for the caller to start over, with no write
     left running."""
     mark = _Watermark(pmap)
-    hashers = [FileHasher("sha256", path, mark), FileHasher("md5", path, mark)]
-    for h in hashers:
-        h.start()
+    hashes = FileHashes(path, mark)
+    hashes.start()
     callback.set_size(pmap.size)
     callback.relative_update(pmap.written() - callback.value)
     job = _Job(source, fd, pmap, pin, mark, retry, guard, callback, min(chunk_size, 4 * MiB))
     todo = len(pmap.missing())
     log.debug("%s: %d parts to fetch over %d connections", source.display, todo, connections)
-    future = asyncio.run_coroutine_threadsafe(
-        job.run(max(1, min(connections, todo)), first), source.fs.loop
-    )
     try:
-        future.result()
+        # Ctrl-C, SIGTERM, a failure: run_on stops every part before the caller removes the file.
+        run_on(source.fs.loop, job.run(max(1, min(connections, todo)), first))
     except BaseException:
-        # Ctrl-C, SIGTERM, a failure: no write may happen after the caller removes the file.
-        future.cancel()
-        job.finished.wait(timeout=10)
         mark.stop()
-        for h in hashers:
-            h.join()
+        hashes.stop()
         raise
     finally:
         pmap.close()
-    for h in hashers:
-        h.join()
-        if h.error is not None:
-            raise h.error
+    hashes.join()
     info = job.info or SourceInfo(size=pmap.size)
-    return Done(pmap.size, hashers[0].hash, hashers[1].hash, info, attempts=1 + job.retries)
+    return Done(pmap.size, hashes.sha256, hashes.md5, info, attempts=1 + job.retries)
 
 
 class _Job:
@@ -213,16 +202,10 @@ class _Job:
         self.retries = 0
         # What the first proven answer said about the object (for the metadata).
         self.info: Optional[SourceInfo] = None
-        self.finished = threading.Event()
 
     async def run(self, connections: int, first: Optional[tuple[Any, Proven]]) -> None:
-        try:
-            lead = self.todo.pop() if first is not None else None
-            await together(
-                [self.worker(lead, first), *(self.worker() for _ in range(connections - 1))]
-            )
-        finally:
-            self.finished.set()
+        lead = self.todo.pop() if first is not None else None
+        await together([self.worker(lead, first), *(self.worker() for _ in range(connections - 1))])
 
     async def worker(
         self, lead: Optional[int] = None, first: Optional[tuple[Any, Proven]] = None
