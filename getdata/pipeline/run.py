@@ -37,12 +37,7 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
     """Fetch the configured source, check it, and log it as a W&B artifact."""
     data_dir = _check_config(cfg, run_dir)
     source, members, name = _open_source(cfg)
-    if (
-        cfg.artifact.mode is ArtifactMode.copy
-        and not cfg.check_only
-        and (members is not None or cfg.source.extract or needs_reader(source.basename))
-    ):
-        warm_up()  # the readers' helper process starts (0.5 s) while the work below goes on
+    _start_readers(cfg, source, members)
     # Every successful fetch is recorded, so skip_unchanged and check_only can compare with it.
     state = State(Path(cfg.state_dir), name)
     current = None
@@ -65,6 +60,14 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         current = current or _fingerprint_fetched(fetched, members)
     state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
     return result
+
+
+def _start_readers(cfg: AppConfig, source: Source, members: Optional[list[Source]]) -> None:
+    """Start the readers' helper process (0.5 s) while the work below goes on, when the bytes
+    will need a reader: not for a check only, a reference, or a file described by its size."""
+    copy = cfg.artifact.mode is ArtifactMode.copy and not cfg.check_only
+    if copy and (members is not None or cfg.source.extract or needs_reader(source.basename)):
+        warm_up()
 
 
 def _open_source(cfg: AppConfig) -> tuple[Source, Optional[list[Source]], str]:
