@@ -142,3 +142,23 @@ def test_preview_is_contained_too(tmp_path: Path) -> None:
     # pyarrow aborts reading this file's encrypted column metadata: no preview, no crash.
     assert head_rows(ENCRYPTED, "e.parquet", 5) is None
     assert head_rows(table, "t.bin", 5) is None
+
+
+def test_a_file_described_by_its_size_needs_no_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain binary file is described by its size: no reader runs, so the readers' helper is
+    neither started nor asked (a file that needs a reader still goes to it)."""
+    from getdata.formats import contained
+
+    def no_helper() -> None:
+        raise AssertionError("the readers' helper was asked")
+
+    monkeypatch.setattr(contained, "_helper", no_helper)
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(b"\x00\x01" * 1000)
+    assert describe_file(blob, "weights.bin", Options()) == {"format": "binary", "size": 2000}
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"a\n1\n")
+    with pytest.raises(AssertionError, match="helper was asked"):
+        describe_file(table, "t.csv", Options())
