@@ -45,7 +45,7 @@ def one_line(exc: BaseException) -> str:
     if cause is not None and full_key:
         name = type(cause).__name__
         if name in ("ConfigKeyError", "ConfigAttributeError") or "not in" in str(cause):
-            hint = _close_match(cause, full_key)
+            hint = _close_match(cause, full_key) or _other_kinds(cause, full_key)
             return f"unknown key {full_key}{hint}: `getdata --cfg job` lists the settings there are"
         return f"{full_key}: {_first_line(getattr(cause, 'msg', None) or str(cause))}"
     options = getattr(exc, "options", None)
@@ -59,6 +59,33 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, (HydraException, OmegaConfBaseException)):
         return _first_line(str(exc))
     return f"unexpected error: {explain(exc)}"
+
+
+def _other_kinds(cause: BaseException, full_key: str) -> str:
+    """For ``source.<key>`` that the chosen kind of source lacks: the kinds that have it (the
+    default source, the bundled sample, is a local file: ``source.url`` alone names none)."""
+    parts = full_key.split(".")
+    schema = getattr(cause, "object_type", None)
+    if len(parts) != 2 or parts[0] != "source" or not is_dataclass(schema):
+        return ""
+    from ..sources import kinds
+
+    found = kinds()
+    having = sorted(
+        (k for k, cls in found.items() if parts[1] in {f.name for f in fields(cls)}),
+        key=lambda k: (_COMMON.index(k) if k in _COMMON else len(_COMMON), k),
+    )
+    if not having:
+        return ""
+    mine = next((k for k, cls in found.items() if cls is schema), type(schema).__name__)
+    return (
+        f" (the {mine} source has no {parts[1]}; {', '.join(having)} sources have one: choose "
+        f"the kind first, e.g. source={having[0]} {full_key}=...)"
+    )
+
+
+# The kinds an example names first.
+_COMMON = ["http", "local", "s3", "fsspec"]
 
 
 def _close_match(cause: BaseException, full_key: str) -> str:

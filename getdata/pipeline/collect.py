@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -32,6 +33,9 @@ from ..transfer.progress import human_bytes
 from ..transfer.stream import source_id
 
 log = logging.getLogger("getdata")
+
+# A folder of more files than this is told in one line, not a line per file.
+MAX_FILE_LINES = 100
 
 
 @dataclass
@@ -84,15 +88,18 @@ def fetch_all(
 
     # A tree is assembled in the workspace's staging folder and moved into place when complete.
     if members is not None:
+        started = time.monotonic()
         fetched_files = _fetch_members(cfg, members, workspace, retry, limits, one)
+        if len(members) > MAX_FILE_LINES:
+            _folder_line(fetched_files, time.monotonic() - started)
         # One contained batch for the folder, before the tree is moved into place; a file that
         # fails its check is marked, or refuses the folder (inspect.in_folder).
         described = describe_files(
             [(f.path, m.basename) for m, f in zip(members, fetched_files, strict=True)],
             cfg.inspect,
         )
-        # A line per file for a few files; for thousands, the batch's summary line says it.
-        level = logging.INFO if len(members) <= 100 else logging.DEBUG
+        # A line per file for a few files; for more, the one line above says it.
+        level = logging.INFO if len(members) <= MAX_FILE_LINES else logging.DEBUG
         kept = [
             _kept(f, m.basename, data, level)
             for m, f, data in zip(members, fetched_files, described, strict=True)
@@ -180,6 +187,19 @@ def _kept(fetched: Fetched, name: str, data: dict[str, Any], level: int = loggin
 
 def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
     return describe_file(path, name, cfg.inspect)
+
+
+def _folder_line(fetched: list[Fetched], seconds: float) -> None:
+    size = sum(f.size for f in fetched)
+    retries = sum(f.attempts - 1 for f in fetched)
+    log.info(
+        "fetched %d files: %s in %.1f s (%s/s)%s",
+        len(fetched),
+        human_bytes(size),
+        seconds,
+        human_bytes(size / max(seconds, 1e-9)),
+        f", {retries} retries" if retries else "",
+    )
 
 
 def _move(path: Path, to: Path) -> Path:

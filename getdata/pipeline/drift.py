@@ -1,10 +1,13 @@
 """Schema drift: what changed in the shape of the data since the last fetch of an artifact name.
 
 After each successful fetch the columns (name -> type) and row count of every table file are
-recorded in ``<state_dir>/schema/<artifact>.json``; the next fetch compares against it and reports
-columns added, removed and retyped, and the row delta: in the log and under the artifact metadata
-key ``drift``. ``inspect.on_drift=fail`` refuses a version whose columns changed (rows alone
-changing is not drift: data grows).
+recorded in ``<state_dir>/schema/<artifact>.json`` with the source they came from; the next fetch
+of the same source under that name compares against it and reports columns added, removed and
+retyped, and the row delta: in the log and under the artifact metadata key ``drift``.
+``inspect.on_drift=fail`` refuses a version whose columns changed (rows alone changing is not
+drift: data grows). Two sources that share a name (a local ``songs.csv`` and an http one, both
+named ``songs.csv`` by default) are not compared: one warning says so and names the fix,
+``artifact.name``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def table_shape(data: dict[str, Any]) -> Optional[Shape]:
 @dataclass
 class Drift:
     path: Path
+    source: str
     current: dict[str, Shape]
     # What goes under the metadata key "drift"; None when there is nothing to compare with.
     report: Optional[dict[str, Any]]
@@ -58,6 +62,7 @@ class Drift:
             return
         record = {
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "source": self.source,
             "sha256": sha256,
             "files": self.current,
         }
@@ -66,17 +71,34 @@ class Drift:
 
 
 def check_drift(
-    state_dir: Path, artifact: str, files: list[tuple[str, dict[str, Any]]], on_drift: DriftAction
+    state_dir: Path,
+    artifact: str,
+    source: str,
+    files: list[tuple[str, dict[str, Any]]],
+    on_drift: DriftAction,
 ) -> Drift:
-    """Compare the fetched files (name in the artifact, ``data`` metadata) with the record.
+    """Compare the fetched files (name in the artifact, ``data`` metadata) with the record of the
+    last fetch of the same ``source`` (its display form) under this name.
 
     Logs what changed; raises :class:`DriftError` when columns changed and ``on_drift`` is fail.
     """
     path = state_dir / "schema" / f"{artifact}.json"
     current = {name: shape for name, data in files if (shape := table_shape(data)) is not None}
-    previous = _load(path)
+    record = read_json(path, "the schema record", _valid_record)
+    if record is not None and record.get("source") != source:
+        # Unlike with unlike would report every column as changed, or worse, none.
+        before = record.get("source") or "a source this version of getdata did not record"
+        log.warning(
+            "%s: last fetched from %s, now from %s: columns not compared; "
+            "give each source its own artifact.name",
+            artifact,
+            before,
+            source,
+        )
+        record = None
+    previous = None if record is None else dict(record["files"])
     if previous is None or not (current or previous):
-        return Drift(path, current, None)
+        return Drift(path, source, current, None)
     report = compare(previous, current)
     summary = describe_drift(report)
     if report["changed"]:
@@ -88,12 +110,7 @@ def check_drift(
         log.warning("%s: schema drift since the last fetch: %s", artifact, summary)
     else:
         log.info("%s: same columns as the last fetch; %s", artifact, summary)
-    return Drift(path, current, report)
-
-
-def _load(path: Path) -> Optional[dict[str, Shape]]:
-    record = read_json(path, "the schema record", _valid_record)
-    return None if record is None else dict(record["files"])
+    return Drift(path, source, current, report)
 
 
 def valid_shape(shape: Any) -> bool:
@@ -111,8 +128,11 @@ def valid_shape(shape: Any) -> bool:
 
 def _valid_record(record: Any) -> bool:
     files = record.get("files") if isinstance(record, dict) else None
-    return isinstance(files, dict) and all(
-        isinstance(name, str) and valid_shape(shape) for name, shape in files.items()
+    source = record.get("source") if isinstance(record, dict) else None
+    return (
+        (source is None or isinstance(source, str))
+        and isinstance(files, dict)
+        and all(isinstance(name, str) and valid_shape(shape) for name, shape in files.items())
     )
 
 

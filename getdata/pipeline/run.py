@@ -125,7 +125,7 @@ def _fetch_and_log(
         except NotFound as exc:
             members = _folder(source, members, exc)
             kept, info = fetch_all(cfg, source, members, workspace)
-        drift = _compare_schema(cfg, name, kept, workspace)
+        drift = _compare_schema(cfg, name, source.display, kept, workspace)
         result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
         result.version = remember(data_dir, result, folder, cfg.artifact.aliases)
     drift.save(result.sha256)
@@ -142,12 +142,18 @@ def _check_config(cfg: AppConfig, run_dir: Path) -> Path:
     return data_dir
 
 
-def _compare_schema(cfg: AppConfig, name: str, kept: list[Kept], workspace: Workspace) -> Drift:
+def _compare_schema(
+    cfg: AppConfig, name: str, source: str, kept: list[Kept], workspace: Workspace
+) -> Drift:
     """Schema drift against the last fetch; on a refusal (on_drift=fail) the version this run
     kept is removed (one an earlier run kept stays): nothing unlogged stays behind as if good."""
     try:
         return check_drift(
-            Path(cfg.state_dir), name, [(k.name, k.data) for k in kept], cfg.inspect.on_drift
+            Path(cfg.state_dir),
+            name,
+            source,
+            [(k.name, k.data) for k in kept],
+            cfg.inspect.on_drift,
         )
     except DriftError:
         workspace.discard_new()

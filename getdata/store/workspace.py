@@ -60,6 +60,7 @@ class Workspace:
         self.parts = self.root / ".getdata-parts"
         self.staging = self.root / ".getdata-staging"
         self._lock: Optional[IO[bytes]] = None
+        self._made: list[Path] = []
         # Version folders this run made (an earlier run's are never removed).
         self._new: list[Path] = []
 
@@ -69,11 +70,18 @@ class Workspace:
                 f"{self.root} is a link: getdata never follows links in its data folder; "
                 "remove it, or set data_dir to the folder it points to"
             )
+        # The folders above this one that this run makes (the data folder itself, the first
+        # time): removed again on the way out when nothing was kept in them.
+        self._made = [p for p in self.root.parents if not os.path.lexists(p)]
         while True:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(
-                self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-            )
+            try:
+                fd = os.open(
+                    self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+                )
+            except FileNotFoundError:
+                continue  # another run removed the empty folder between our mkdir and open
+
             lock = os.fdopen(fd, "ab")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,6 +117,11 @@ class Workspace:
             # Nothing kept (a failed first fetch): leave no empty folder behind.
             self._lock_path.unlink()
             self.root.rmdir()
+            for folder in self._made:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty (another run's): it stays
         self._lock.close()  # releases the lock
         self._lock = None
 

@@ -87,7 +87,9 @@ def fetch_many(
     done = [r for r in results if r is not None]
     size = sum(r.size for r in done)
     seconds = time.monotonic() - started
-    log.info(
+    # The pipeline says what was fetched (a line per file, or one for the folder): this is the
+    # batch's part of it, for debugging.
+    log.debug(
         "fetched %d files: %s in %.1f s (%s/s)%s",
         len(done),
         human_bytes(size),

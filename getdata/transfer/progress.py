@@ -47,7 +47,7 @@ def progress_callback(name: str, progress: bool) -> Callback:
         return TqdmCallback(
             tqdm_kwargs={
                 "desc": name,
-                "unit": "B",
+                "unit": "iB",
                 "unit_scale": True,
                 "unit_divisor": 1024,
                 "leave": False,
