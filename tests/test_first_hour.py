@@ -35,9 +35,7 @@ def test_a_failed_run_keeps_its_log_and_report_and_no_empty_folder(tmp_path: Pat
     bad.write_bytes(b"not parquet at all")
     env = {**wandb_env(tmp_path), "GETDATA_STATE_DIR": str(tmp_path / "state")}
     del env["GETDATA_DATA_DIR"]
-    proc = run_cli(
-        ["source=local", f"source.path={bad}", "hydra.run.dir=run"], env, cwd=tmp_path
-    )
+    proc = run_cli(["source=local", f"source.path={bad}", "hydra.run.dir=run"], env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "not a valid parquet file" in proc.stderr
     run = tmp_path / "run"
