@@ -70,9 +70,11 @@ def large(b: Bench) -> dict[str, Any]:
 
     def baseline() -> Run:
         try:
+            # The same two hashes getdata computes (md5 for W&B's manifest, sha256), side by side.
             return b.runner.run(
-                "baseline curl|tee|sha256sum",
-                f"curl -sf {shlex.quote(url)} | tee {shlex.quote(str(out))} | sha256sum",
+                "baseline curl|tee >(md5sum)|sha256sum",
+                f"curl -sf {shlex.quote(url)} | tee {shlex.quote(str(out))} >(md5sum >/dev/null)"
+                " | sha256sum",
             )
         finally:
             remove(out)
@@ -85,8 +87,8 @@ def large(b: Bench) -> dict[str, Any]:
     res["getdata"] = summary(runs["getdata"])
     res["baseline"] = summary(runs["baseline"])
     res["ratio"] = med(runs["getdata"]) / med(runs["baseline"])
-    res["target"] = "getdata <= 1.25 x baseline"
-    res["pass"] = res["ratio"] <= 1.25
+    res["target"] = "getdata <= 1.15 x baseline"
+    res["pass"] = res["ratio"] <= 1.15
     b.large_runs = runs["getdata"]
     return res
 
@@ -127,8 +129,8 @@ def memory(b: Bench) -> dict[str, Any]:
     }
     for key in ("tree_peak", "anon_peak", "hwm_sum"):
         res[f"ratio_{key}"] = med(large, key) / med(runs["small"], key)
-    res["target"] = "tree peak RSS large <= 1.1 x small and < 250 MB"
-    res["pass"] = res["ratio_tree_peak"] <= 1.1 and med(large, "tree_peak") < 250e6
+    res["target"] = "tree peak RSS <= 150 MB at any size (and large <= 1.1 x small)"
+    res["pass"] = res["ratio_tree_peak"] <= 1.1 and med(large, "tree_peak") <= 150e6
     return res
 
 
