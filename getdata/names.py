@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from .errors import GetDataError
 
@@ -73,3 +74,15 @@ def safe_relpath(rel: str, what: str) -> PurePosixPath:
         if problem:
             raise UnsafeNameError(f"{what} {printable(rel)!r} is refused: it has {problem}")
     return PurePosixPath(rel)
+
+
+def url_file_name(url: str) -> str:
+    """The file name a URL's object is logged under, unchecked: the last part of its path (of
+    the first URL of an fsspec chain ``zip://inner/x.csv::file:///a.zip``), query and fragment
+    removed, percent-escapes decoded for http(s); "data" when the path has none."""
+    first = url.split("::", 1)[0]
+    parts = urlsplit(first)
+    path = parts.path if parts.scheme else first
+    if parts.scheme in ("http", "https"):
+        path = unquote(path)
+    return path.rstrip("/").rsplit("/", 1)[-1] or "data"

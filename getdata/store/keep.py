@@ -7,6 +7,10 @@ and its last change (device, inode, size, mtime, ctime): an edit in place change
 cannot set it back), a replacement changes the inode, so a record that still matches is as good
 as a re-hash. When it does not match, the file is hashed again.
 
+A record may also hold, per file, what else is known of those bytes (their md5, their
+description): a refresh that takes a file from an earlier version (getdata/store/workspace.py,
+``reuse``) takes them too, once the bytes are proven.
+
 The records are ``<artifact folder>/.getdata-kept/<version>.json``, written whole by rename.
 """
 
@@ -38,6 +42,13 @@ def identity(path: Path) -> Optional[list[int]]:
 
 def sha256_of(path: Path) -> Optional[str]:
     """The sha256 of a regular file (a link is never followed), None when it is not one."""
+    hashes = hashes_of(path)
+    return hashes[0] if hashes else None
+
+
+def hashes_of(path: Path) -> Optional[tuple[str, str]]:
+    """The sha256 and md5 of a regular file (a link is never followed), None when it is not
+    one."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -45,12 +56,20 @@ def sha256_of(path: Path) -> Optional[str]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        digest = hashlib.sha256()
+        sha256, md5 = hashlib.sha256(), hashlib.md5()
         while block := os.read(fd, 4 * 2**20):
-            digest.update(block)
-        return digest.hexdigest()
+            sha256.update(block)
+            md5.update(block)
+        return sha256.hexdigest(), md5.hexdigest()
     finally:
         os.close(fd)
+
+
+def listing_digest(files: dict[str, str]) -> str:
+    """A tree's digest (what names its version folder): the sha256 of its sorted
+    "<sha256>  <path>" lines, as ``sha256sum`` prints them."""
+    listing = "".join(f"{files[name]}  {name}\n" for name in sorted(files))
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 class Kept:
@@ -64,13 +83,21 @@ class Kept:
         found = read_json(self.path, "the record of a kept version", _valid)
         return found["files"] if found else {}
 
-    def save(self, folder: Path, files: dict[str, str], merge: bool = False) -> None:
+    def save(
+        self,
+        folder: Path,
+        files: dict[str, str],
+        merge: bool = False,
+        extra: Optional[dict[str, dict[str, Any]]] = None,
+    ) -> None:
         """Record ``files`` (path in the version -> sha256) as kept in ``folder`` now (with
-        ``merge``, beside the files already recorded)."""
+        ``merge``, beside the files already recorded), with what ``extra`` knows of each (its
+        md5, its description)."""
         record = self.load() if merge else {}
+        extra = extra or {}
         record.update(
             {
-                name: {"sha256": sha, "identity": identity(folder / name)}
+                name: {**extra.get(name, {}), "sha256": sha, "identity": identity(folder / name)}
                 for name, sha in files.items()
             }
         )
@@ -90,23 +117,52 @@ class Kept:
         )
 
     def _proven(self, folder: Path, files: dict[str, str]) -> bool:
-        """Each of ``files`` has its bytes: by its record when that still matches the file,
-        else by hashing it again (then the record is brought up to date)."""
+        """Each of ``files`` has its bytes."""
+        return len(self.proven(folder, files)) == len(files)
+
+    def proven(
+        self, folder: Path, files: dict[str, str], md5: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """Those of ``files`` (path in ``folder`` -> sha256) that are regular files with those
+        bytes, with their records (sha256, identity, and what else is known: with ``md5``, the
+        md5 always). Proven by the record when it still matches the file, else by hashing it
+        again, with the file's identity the same before and after (then the record is brought
+        up to date)."""
+        if not _real_folder(folder):
+            return {}
         record = self.load()
-        stale = {}
+        found: dict[str, dict[str, Any]] = {}
+        stale: dict[str, dict[str, Any]] = {}
         for name, sha in files.items():
-            known = record.get(name)
+            known = record.get(name) or {}
             now = identity(folder / name)
             if now is None:
-                return False
-            if known and known.get("sha256") == sha and known.get("identity") == now:
                 continue
-            if sha256_of(folder / name) != sha:
-                return False
-            stale[name] = sha
+            recorded = known.get("sha256") == sha and known.get("identity") == now
+            if recorded and (not md5 or isinstance(known.get("md5"), str)):
+                found[name] = known
+                continue
+            hashes = hashes_of(folder / name)
+            if hashes is None or hashes[0] != sha or identity(folder / name) != now:
+                continue
+            # What was known of other bytes under this name is not known of these.
+            kept = known if known.get("sha256") == sha else {}
+            found[name] = stale[name] = {**kept, "sha256": sha, "md5": hashes[1], "identity": now}
         if stale:
-            self.save(folder, stale, merge=True)
-        return True
+            record.update(stale)
+            write_json(self.path, {"files": record})
+        return found
+
+    def moved(self, identities: dict[str, list[int]]) -> None:
+        """Files of this version whose identity changed with a link getdata made to them just
+        after proving them (the link count, so the ctime): their record follows."""
+        if not identities:
+            return
+        record = self.load()
+        for name, now in identities.items():
+            if name in record:
+                record[name]["identity"] = now
+        write_json(self.path, {"files": record})
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -8,22 +8,28 @@ While a run fetches, it holds a lock on the artifact's folder; its partial files
 it assembles a tree in are its own (``.getdata-parts/``, ``.getdata-staging/``), removed when it
 ends. A partial a killed run left is resumed by the next run of the same source
 (getdata/transfer/). A version already kept is reused only when its bytes are proven the same
-(getdata/store/keep.py). No link is ever followed in the folder's own structure: the artifact's
-folder may not be one, and a link where getdata's own folder or file belongs is removed.
+(getdata/store/keep.py); so is a file a refresh takes from an earlier version into the tree
+it assembles (:meth:`Workspace.reuse`, a hard link: the bytes stay on disk once). No link is
+ever followed in the folder's own structure: the artifact's folder may not be one, and a link
+where getdata's own folder or file belongs is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import IO, Optional
+from typing import IO, Any, Optional
 
 from ..errors import GetDataError
 from ..names import UnsafeNameError, printable
 from .keep import RECORDS, Kept
+
+log = logging.getLogger(__name__)
 
 # Hex digits of the content's sha256 that name a kept version's folder (64 bits).
 VERSION_DIGITS = 16
@@ -144,6 +150,45 @@ class Workspace:
         """Where a file of a tree goes while the tree is assembled."""
         return inside(self.staging, rel)
 
+    def reuse(self, version: str, files: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Take ``files`` (path -> sha256) of the kept version ``version`` (its folder's name)
+        into the tree being assembled, as hard links (the bytes stay on disk once), each only
+        when its bytes are proven (getdata/store/keep.py) and the link made is that proven file.
+        Returns the records (sha256, md5, what else is known) of those taken; the others are
+        the caller's to fetch."""
+        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+            return {}
+        folder = self.root / version
+        kept = Kept(self.root, version)
+        proven = kept.proven(folder, files, md5=True)
+        taken: dict[str, dict[str, Any]] = {}
+        linked: dict[str, list[int]] = {}
+        made: set[Path] = set()
+        for name, record in proven.items():
+            target = self.staged(name)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            try:
+                os.link(folder / name, target, follow_symlinks=False)
+                now = os.lstat(target)
+            except OSError as exc:
+                if exc.errno not in (errno.EMLINK, errno.EPERM, errno.EXDEV, errno.ENOTSUP):
+                    raise
+                log.debug("%s/%s: no link (%s); fetched again", version, name, exc.strerror)
+                continue
+            # The link is the file proven a moment ago: same file, size and last write (the
+            # link itself changes its ctime).
+            if [now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns] != record["identity"][:4]:
+                target.unlink()
+                continue
+            taken[name] = record
+            linked[name] = [now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns]
+        # The earlier version's files are these links too: its record follows their new ctime,
+        # so that proving them again needs no hashing.
+        kept.moved(linked)
+        return taken
+
     def keep_file(self, partial: Path, sha256: str, name: str) -> Path:
         """Keep the fetched ``partial`` as ``<version>/<name>``. When that file is already kept
         with the same bytes (proven, getdata/store/keep.py) it is left untouched and the partial
@@ -164,18 +209,26 @@ class Workspace:
         kept.save(folder, {name: sha256}, merge=True)
         return target
 
-    def keep_tree(self, sha256: str, files: dict[str, str]) -> Path:
+    def keep_tree(
+        self,
+        sha256: str,
+        files: dict[str, str],
+        extra: Optional[dict[str, dict[str, Any]]] = None,
+    ) -> Path:
         """Move the assembled tree (``files``: path -> sha256) into its version folder, or drop
         it when that folder already holds exactly those bytes (proven); return the folder. A
-        folder there that holds anything else (an edit, a link, a file too many) is replaced."""
+        folder there that holds anything else (an edit, a link, a file too many) is replaced.
+        ``extra`` is recorded with each file (its md5, its description: keep.py)."""
         final = self.version(sha256)
         kept = Kept(self.root, final.name)
         if kept.holds_tree(final, files):
             _clear(self.staging)
+            if extra:
+                kept.save(final, files, extra=extra)
             return final
         _clear(final)
         os.rename(self.staging, final)
-        kept.save(final, files)
+        kept.save(final, files, extra=extra)
         return final
 
 
