@@ -70,13 +70,18 @@ def several(url: Any, kind: str, one: Callable[[str, str], Source]) -> Optional[
 
 def _common_folder(urls: list[str]) -> str:
     """What several URLs are named after (the artifact's default name): the last part of the
-    folder they all share (an S3 bucket counts as a folder), else "data"."""
-    folders = set()
+    deepest folder they all share (an S3 bucket counts as a folder), else "data"."""
+    folders = []
     for url in urls:
         parts = urlsplit(url.split("::", 1)[0])
         path = parts.path if parts.scheme in ("http", "https") else f"{parts.netloc}{parts.path}"
-        folders.add(path.rsplit("/", 1)[0].strip("/"))
-    name = folders.pop().rsplit("/", 1)[-1] if len(folders) == 1 else ""
+        folders.append([p for p in path.split("/")[:-1] if p])
+    shared = []
+    for level in zip(*folders):
+        if len(set(level)) != 1:
+            break
+        shared.append(level[0])
+    name = shared[-1] if shared else ""
     return name if name and not name_problem(name) else "data"
 
 

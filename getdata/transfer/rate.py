@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 # Seconds of credit the bucket may hold: what an idle moment lets through at once.
 BURST = 0.05
@@ -24,17 +25,21 @@ BURST = 0.05
 class Rate:
     """A token bucket shared by threads and the event loop: ``bytes_per_second`` at most."""
 
-    def __init__(self, bytes_per_second: float) -> None:
+    def __init__(
+        self, bytes_per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = float(bytes_per_second)
+        self.clock = clock
         # The time at which every byte taken so far is paid for (virtual scheduling, as in
-        # GCRA): taking n bytes moves it n / rate later; the caller waits until then.
-        self.paid_until = time.monotonic()
+        # GCRA): taking n bytes moves it n / rate later; the caller waits until then. It starts
+        # now: the first bytes are paid for like any others.
+        self.paid_until = clock()
         self.lock = threading.Lock()
 
     def debt(self, n: int) -> float:
         """Take ``n`` bytes; the seconds the caller must wait for them to be paid."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.paid_until = max(self.paid_until, now - BURST) + n / self.rate
             return self.paid_until - now
 
