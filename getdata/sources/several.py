@@ -77,7 +77,7 @@ def _common_folder(urls: list[str]) -> str:
         path = parts.path if parts.scheme in ("http", "https") else f"{parts.netloc}{parts.path}"
         folders.append([p for p in path.split("/")[:-1] if p])
     shared = []
-    for level in zip(*folders):
+    for level in zip(*folders, strict=False):
         if len(set(level)) != 1:
             break
         shared.append(level[0])
