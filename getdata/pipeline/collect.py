@@ -154,19 +154,33 @@ class Folder:
         self.previous = previous
 
     def collect(self, fetch_members: Callable[[list[Source]], list[Fetched]]) -> Collected:
-        members, plan, taken = self.members, None, {}
+        members, plan = self.members, None
+        taken: dict[str, dict[str, Any]] = {}
+        fetched: dict[str, Fetched] = {}
         if self.previous is not None:
             with describe(self.source.display):
                 members = stat_unlisted(members, self.cfg.fetch.workers)
             plan = compare(self.previous, members)
-            taken = self.workspace.reuse(self.previous.version, plan.reuse)
-            unproven(plan, taken)
-        todo = [m for m in members if m.basename not in taken]
-        fetched = dict(zip([m.basename for m in todo], fetch_members(todo), strict=True))
+            version = self.previous.version
+            held = self.workspace.holding(version, plan.reuse) if plan.unchanged() else None
+            if held is not None:
+                taken = held  # the same tree: that version is logged again, nothing linked
+            else:
+                # The unchanged files are linked (a thread of their own, on the local disk)
+                # while the changed and new ones are fetched.
+                todo = [m for m in members if m.basename not in plan.reuse]
+                with ThreadPoolExecutor(1) as pool:
+                    linking = pool.submit(self.workspace.reuse, version, plan.reuse)
+                    fetched = self._fetch(fetch_members, todo)
+                    taken = linking.result()
+                unproven(plan, taken)
+        # What no earlier version gave: everything on a first fetch, the unproven on a refresh.
+        done = taken.keys() | fetched.keys()
+        fetched.update(self._fetch(fetch_members, [m for m in members if m.basename not in done]))
         self._check_hashes(fetched, taken)
         data = self._describe(members, fetched, taken)
         # A line per file for a few files; for thousands, the batch's summary line says it.
-        level = logging.INFO if len(todo) <= 100 else logging.DEBUG
+        level = logging.INFO if len(fetched) <= 100 else logging.DEBUG
         several = isinstance(self.source, Several)
         kept = []
         for m in members:
@@ -175,7 +189,7 @@ class Folder:
                 k = _kept(got, m.basename, data[m.basename], level)
             else:
                 record = taken[m.basename]
-                path = self.workspace.staged(m.basename)
+                path = record["path"]
                 k = Kept(
                     path,
                     m.basename,
@@ -199,12 +213,21 @@ class Folder:
             for m in members
             for got in [fetched.get(m.basename)]
         ]
+        for k in kept:
+            k.path = final / k.name
         return Collected(
-            [replace(k, path=final / k.name) for k in kept],
+            kept,
             SourceInfo(size=sum(k.size for k in kept)),
             {"files": files},
             plan.report(len(taken)) if plan is not None else None,
         )
+
+    @staticmethod
+    def _fetch(
+        fetch_members: Callable[[list[Source]], list[Fetched]], todo: list[Source]
+    ) -> dict[str, Fetched]:
+        got = fetch_members(todo) if todo else []
+        return dict(zip([m.basename for m in todo], got, strict=True))
 
     def _describe(
         self, members: list[Source], fetched: dict[str, Fetched], taken: dict[str, Any]
@@ -221,7 +244,7 @@ class Folder:
         }
         todo = [m.basename for m in members if m.basename not in data]
         if todo:
-            paths = [fetched[n].path if n in fetched else self.workspace.staged(n) for n in todo]
+            paths = [fetched[n].path if n in fetched else taken[n]["path"] for n in todo]
             made = describe_files(list(zip(paths, todo, strict=True)), self.cfg.inspect)
             data.update(zip(todo, made, strict=True))
         return data

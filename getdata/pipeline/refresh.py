@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 from ..names import printable
 from ..sources import Source, SourceInfo
-from ..store.keep import Kept, listing_digest
+from ..store.keep import listing_digest
 from ..store.versions import version_folders
 from ..store.workspace import VERSION_DIGITS, Workspace
 from .state import State, fingerprint
@@ -59,6 +59,10 @@ class Plan:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+
+    def unchanged(self) -> bool:
+        """Nothing added, changed or removed: the previous version's tree, file for file."""
+        return not (self.added or self.changed or self.removed)
 
     def report(self, taken: int) -> dict[str, Any]:
         """The metadata key ``refresh``: the counts, after ``taken`` files were reused."""
@@ -106,7 +110,7 @@ def previous_version(state: State, source: Source, workspace: Workspace) -> Opti
             f"{workspace.root.parent} (removed by getdata gc, or another data_dir)",
         )
         return None
-    kept = Kept(workspace.root, version)
+    kept = workspace.record(version)
     files = {n: r["sha256"] for n, r in kept.load().items()}
     if listing_digest(files) != sha256:
         level = logging.INFO if os.path.lexists(kept.path) and not files else logging.WARNING

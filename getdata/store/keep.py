@@ -28,7 +28,7 @@ from .records import read_json, write_json
 RECORDS = ".getdata-kept"
 
 
-def identity(path: Path) -> Optional[list[int]]:
+def identity(path: Path | str) -> Optional[list[int]]:
     """What changes when a file is edited in place or replaced; None for what is not a
     regular file (a link is never followed)."""
     try:
@@ -46,7 +46,7 @@ def sha256_of(path: Path) -> Optional[str]:
     return hashes[0] if hashes else None
 
 
-def hashes_of(path: Path) -> Optional[tuple[str, str]]:
+def hashes_of(path: Path | str) -> Optional[tuple[str, str]]:
     """The sha256 and md5 of a regular file (a link is never followed), None when it is not
     one."""
     try:
@@ -78,10 +78,19 @@ class Kept:
 
     def __init__(self, artifact_root: Path, version: str) -> None:
         self.path = artifact_root / RECORDS / f"{version}.json"
+        # The record as this object last read or wrote it (a tree's is one line per file).
+        self.known: Optional[dict[str, Any]] = None
 
     def load(self) -> dict[str, Any]:
-        found = read_json(self.path, "the record of a kept version", _valid)
-        return found["files"] if found else {}
+        if self.known is None:
+            found = read_json(self.path, "the record of a kept version", _valid)
+            self.known = found["files"] if found else {}
+        return dict(self.known)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        # Compact: a tree's record has a line per file, and it is written at every keep.
+        write_json(self.path, {"files": record}, indent=None)
+        self.known = record
 
     def save(
         self,
@@ -95,13 +104,18 @@ class Kept:
         md5, its description)."""
         record = self.load() if merge else {}
         extra = extra or {}
+        base = str(folder)
         record.update(
             {
-                name: {**extra.get(name, {}), "sha256": sha, "identity": identity(folder / name)}
+                name: {
+                    **extra.get(name, {}),
+                    "sha256": sha,
+                    "identity": identity(os.path.join(base, name)),
+                }
                 for name, sha in files.items()
             }
         )
-        write_json(self.path, {"files": record})
+        self._write(record)
 
     def holds_file(self, folder: Path, name: str, sha256: str) -> bool:
         """``folder/name`` is a regular file (not a link, in a real folder) with those bytes."""
@@ -115,6 +129,14 @@ class Kept:
             and set(_listing(folder)) == set(files)
             and self._proven(folder, files)
         )
+
+    def holding(self, folder: Path, files: dict[str, str]) -> Optional[dict[str, dict[str, Any]]]:
+        """The records (md5 included) of ``files`` (path -> sha256) when ``folder`` holds
+        exactly them, proven, and nothing else; else None."""
+        if not _real_folder(folder) or set(_listing(folder)) != set(files):
+            return None
+        found = self.proven(folder, files, md5=True)
+        return found if len(found) == len(files) else None
 
     def _proven(self, folder: Path, files: dict[str, str]) -> bool:
         """Each of ``files`` has its bytes."""
@@ -133,36 +155,27 @@ class Kept:
         record = self.load()
         found: dict[str, dict[str, Any]] = {}
         stale: dict[str, dict[str, Any]] = {}
+        base = str(folder)
         for name, sha in files.items():
             known = record.get(name) or {}
-            now = identity(folder / name)
+            now = identity(os.path.join(base, name))
             if now is None:
                 continue
             recorded = known.get("sha256") == sha and known.get("identity") == now
             if recorded and (not md5 or isinstance(known.get("md5"), str)):
                 found[name] = known
                 continue
-            hashes = hashes_of(folder / name)
-            if hashes is None or hashes[0] != sha or identity(folder / name) != now:
+            path = os.path.join(base, name)
+            hashes = hashes_of(path)
+            if hashes is None or hashes[0] != sha or identity(path) != now:
                 continue
             # What was known of other bytes under this name is not known of these.
             kept = known if known.get("sha256") == sha else {}
             found[name] = stale[name] = {**kept, "sha256": sha, "md5": hashes[1], "identity": now}
         if stale:
             record.update(stale)
-            write_json(self.path, {"files": record})
+            self._write(record)
         return found
-
-    def moved(self, identities: dict[str, list[int]]) -> None:
-        """Files of this version whose identity changed with a link getdata made to them just
-        after proving them (the link count, so the ctime): their record follows."""
-        if not identities:
-            return
-        record = self.load()
-        for name, now in identities.items():
-            if name in record:
-                record[name]["identity"] = now
-        write_json(self.path, {"files": record})
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

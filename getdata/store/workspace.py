@@ -68,6 +68,8 @@ class Workspace:
         self._lock: Optional[IO[bytes]] = None
         # Version folders this run made (an earlier run's are never removed).
         self._new: list[Path] = []
+        # The records of kept versions, each read once (a tree's has a line per file).
+        self._records: dict[str, Kept] = {}
 
     def __enter__(self) -> Workspace:
         if self.root.is_symlink():
@@ -143,8 +145,15 @@ class Workspace:
         """Remove the versions this run kept (a check after the fetch refused them)."""
         for folder in self._new:
             _clear(folder)
-            Kept(self.root, folder.name).remove()
+            self.record(folder.name).remove()
+            self._records.pop(folder.name, None)
         self._new.clear()
+
+    def record(self, version: str) -> Kept:
+        """The record of the kept version ``version`` (its folder's name): getdata/store/keep.py."""
+        if version not in self._records:
+            self._records[version] = Kept(self.root, version)
+        return self._records[version]
 
     def staged(self, rel: PurePosixPath | str) -> Path:
         """Where a file of a tree goes while the tree is assembled."""
@@ -154,23 +163,26 @@ class Workspace:
         """Take ``files`` (path -> sha256) of the kept version ``version`` (its folder's name)
         into the tree being assembled, as hard links (the bytes stay on disk once), each only
         when its bytes are proven (getdata/store/keep.py) and the link made is that proven file.
-        Returns the records (sha256, md5, what else is known) of those taken; the others are
-        the caller's to fetch."""
+        Returns the records (sha256, md5, what else is known) of those taken, each with the
+        ``path`` it has in the tree; the others are the caller's to fetch."""
         if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
             return {}
         folder = self.root / version
-        kept = Kept(self.root, version)
-        proven = kept.proven(folder, files, md5=True)
+        proven = self.record(version).proven(folder, files, md5=True)
         taken: dict[str, dict[str, Any]] = {}
-        linked: dict[str, list[int]] = {}
-        made: set[Path] = set()
+        # Each folder of the tree checked once to stay inside the staging folder (a link never
+        # follows a link in its own last part: what stands there already makes it fail).
+        parents: dict[str, str] = {}
+        source = str(folder)
         for name, record in proven.items():
-            target = self.staged(name)
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
+            parent, _, base = name.rpartition("/")
+            if parent not in parents:
+                made = self.staged(parent or ".")
+                made.mkdir(parents=True, exist_ok=True)
+                parents[parent] = str(made)
+            target = os.path.join(parents[parent], base)
             try:
-                os.link(folder / name, target, follow_symlinks=False)
+                os.link(os.path.join(source, name), target, follow_symlinks=False)
                 now = os.lstat(target)
             except OSError as exc:
                 if exc.errno not in (errno.EMLINK, errno.EPERM, errno.EXDEV, errno.ENOTSUP):
@@ -180,14 +192,22 @@ class Workspace:
             # The link is the file proven a moment ago: same file, size and last write (the
             # link itself changes its ctime).
             if [now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns] != record["identity"][:4]:
-                target.unlink()
+                os.unlink(target)
                 continue
-            taken[name] = record
-            linked[name] = [now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns]
-        # The earlier version's files are these links too: its record follows their new ctime,
-        # so that proving them again needs no hashing.
-        kept.moved(linked)
+            taken[name] = {**record, "path": Path(target)}
         return taken
+
+    def holding(self, version: str, files: dict[str, str]) -> Optional[dict[str, dict[str, Any]]]:
+        """When the kept version ``version`` holds exactly ``files`` (path -> sha256), proven:
+        their records, each with its ``path`` there (a refresh that changed nothing logs that
+        version again, and links nothing); else None."""
+        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+            return None
+        folder = self.root / version
+        found = self.record(version).holding(folder, files)
+        if found is None:
+            return None
+        return {name: {**record, "path": folder / name} for name, record in found.items()}
 
     def keep_file(self, partial: Path, sha256: str, name: str) -> Path:
         """Keep the fetched ``partial`` as ``<version>/<name>``. When that file is already kept
@@ -195,7 +215,7 @@ class Workspace:
         dropped, so a run that references it still finds the same file; a link, or other bytes,
         standing there are replaced."""
         folder = self.version(sha256)
-        kept = Kept(self.root, folder.name)
+        kept = self.record(folder.name)
         target = folder / name
         if kept.holds_file(folder, name, sha256):
             partial.unlink()
@@ -220,12 +240,17 @@ class Workspace:
         folder there that holds anything else (an edit, a link, a file too many) is replaced.
         ``extra`` is recorded with each file (its md5, its description: keep.py)."""
         final = self.version(sha256)
-        kept = Kept(self.root, final.name)
+        kept = self.record(final.name)
         if kept.holds_tree(final, files):
             _clear(self.staging)
             if extra:
                 kept.save(final, files, extra=extra)
             return final
+        if not self.staging.is_dir():  # the tree was that version (holding): it changed since
+            raise GetDataError(
+                f"{final}: changed on disk while this run was using it; nothing was logged: "
+                "run again"
+            )
         _clear(final)
         os.rename(self.staging, final)
         kept.save(final, files, extra=extra)
