@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any, Optional
@@ -179,6 +180,41 @@ class Kept:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def forget(artifact_root: Path, version: str) -> None:
+    """Remove the kept version ``version``: its folder and its record. A later version that a
+    refresh made shares files with it as hard links, whose ctime changes when this version's
+    names go: the records of those files follow (same file, size and last write), so that
+    proving them again needs no hashing."""
+    folder = artifact_root / version
+    shared = set()
+    for here, _, names in os.walk(folder, followlinks=False):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(here, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                shared.add((st.st_dev, st.st_ino))
+    shutil.rmtree(folder)
+    Kept(artifact_root, version).remove()
+    if not shared:
+        return
+    for path in sorted((artifact_root / RECORDS).glob("*.json")):
+        other = Kept(artifact_root, path.stem)
+        record = other.load()
+        moved = {}
+        for name, entry in record.items():
+            known = entry.get("identity")
+            if not isinstance(known, list) or tuple(known[:2]) not in shared:
+                continue
+            now = identity(artifact_root / path.stem / name)
+            if now is not None and now[:4] == known[:4]:
+                moved[name] = {**entry, "identity": now}
+        if moved:
+            record.update(moved)
+            other._write(record)
 
 
 def _real_folder(path: Path) -> bool:
