@@ -66,7 +66,7 @@ BUCKET = "lake"
 # Network profile A of benchmarks/netbench.py: MiB/s per connection, round trip in ms.
 PROFILE_A = (20.0, 50.0)
 NICE = -5
-_MESSAGE = re.compile(r"^\[getdata\]\[\w+\] - (.*)")
+_MESSAGE = re.compile(r"^\[getdata(?:\.[\w.]+)?\]\[\w+\] - (.*)")
 _FETCHED = re.compile(r"^fetched (?:.*?: )?.*? in ([\d.]+) s")
 
 
