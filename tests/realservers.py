@@ -771,16 +771,8 @@ class SeaweedS3:
 
     @property
     def _helper_client(self) -> Any:
-        """The client that sets the tests' content up. SeaweedFS answers the first writes into
-        a new bucket (a collection of its own, whose volumes it grows then) with InternalError
-        for a while on a loaded machine: more attempts than boto's default 4 (the client of the
-        code under test is not this one)."""
         if self._client is None:
-            from botocore.config import Config
-
-            self._client = self.client(
-                config=Config(retries={"max_attempts": 10, "mode": "standard"})
-            )
+            self._client = self.client()
         return self._client
 
     def create_bucket(self, bucket: str) -> str:
