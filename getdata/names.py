@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from .errors import GetDataError
 
@@ -28,7 +29,9 @@ def part_problem(part: str) -> str | None:
         return "an empty, '.' or '..' path part"
     if "\\" in part:
         return "a backslash"
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in part):
+    # isprintable() is False for every Cc, Cf and Cs character (and a few more): the common
+    # name is cleared without asking unicodedata about each of its characters.
+    if not part.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in part):
         return "a control character"
     if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         return f"a part longer than {MAX_NAME_BYTES} bytes"
@@ -37,7 +40,7 @@ def part_problem(part: str) -> str | None:
 
 def printable(text: str) -> str:
     """``text`` with control characters escaped, so a name can never inject a log line."""
-    if not any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+    if text.isprintable() or not any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
         return text
     return "".join(
         c.encode("unicode_escape").decode() if unicodedata.category(c) in ("Cc", "Cf") else c
@@ -62,6 +65,12 @@ def safe_name(name: str, what: str) -> str:
 def safe_relpath(rel: str, what: str) -> PurePosixPath:
     """A relative POSIX path whose every part is a safe name (no '..', no absolute path, no
     empty part from '//'), else :class:`UnsafeNameError`."""
+    return PurePosixPath(safe_relname(rel, what))
+
+
+def safe_relname(rel: str, what: str) -> str:
+    """:func:`safe_relpath` as the string it was given (already in its POSIX form: a safe
+    relative path has no '.', '..' or empty part to normalise away)."""
     if rel.startswith("/"):
         raise UnsafeNameError(f"{what} {printable(rel)!r} is refused: it is an absolute path")
     if len(rel.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
@@ -72,4 +81,16 @@ def safe_relpath(rel: str, what: str) -> PurePosixPath:
         problem = part_problem(part)
         if problem:
             raise UnsafeNameError(f"{what} {printable(rel)!r} is refused: it has {problem}")
-    return PurePosixPath(rel)
+    return rel
+
+
+def url_file_name(url: str) -> str:
+    """The file name a URL's object is logged under, unchecked: the last part of its path (of
+    the first URL of an fsspec chain ``zip://inner/x.csv::file:///a.zip``), query and fragment
+    removed, percent-escapes decoded for http(s); "data" when the path has none."""
+    first = url.split("::", 1)[0]
+    parts = urlsplit(first)
+    path = parts.path if parts.scheme else first
+    if parts.scheme in ("http", "https"):
+        path = unquote(path)
+    return path.rstrip("/").rsplit("/", 1)[-1] or "data"

@@ -651,7 +651,11 @@ class SeaweedS3:
             "-master.telemetry=false",
             f"-volume.port={volume}",
             f"-volume.port.grpc={volume_grpc}",
-            "-volume.max=16",
+            # Each bucket is a collection of its own, for which the master grows 7 volumes at its
+            # first write (8 bytes each until written): 16 slots held two buckets besides the
+            # default collection, and the next bucket's writes failed ("No writable volumes",
+            # an InternalError to the client).
+            "-volume.max=128",
             "-volume.preStopSeconds=0",
             "-filer",
             f"-filer.port={filer}",

@@ -867,10 +867,15 @@ class S3FaultProxy:
     first ``times`` GETs of an object: those get ``status`` with S3's XML error ``code``, as a
     real S3 answers SlowDown, AccessDenied or PermanentRedirect. ``gets`` records the path and
     query of every object GET it saw; ``seen`` every request, as (method, path with query).
-    With ``times=0`` it only records."""
+    With ``times=0`` it only records. ``keep_host``: forward the Host header as the client sent
+    it (a server that checks signatures, such as SeaweedFS, checks the signed Host; moto does
+    not check, and some of its answers depend on its own Host)."""
 
-    def __init__(self, upstream: str, status: int, code: str, times: int = 1) -> None:
+    def __init__(
+        self, upstream: str, status: int, code: str, times: int = 1, keep_host: bool = False
+    ) -> None:
         self.upstream = urlsplit(upstream)
+        self.keep_host = keep_host
         self.status, self.code, self.left = status, code, times
         self.gets: list[str] = []
         self.seen: list[tuple[str, str]] = []
@@ -934,7 +939,7 @@ class S3FaultProxy:
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
-            headers["Host"] = self.upstream.netloc
+            headers["Host"] = handler.headers["Host"] if self.keep_host else self.upstream.netloc
             conn.request(method, path, headers=headers)
             response = conn.getresponse()
             body = response.read()

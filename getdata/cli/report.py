@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..config import to_app_config
 from ..errors import GetDataError, explain, full_errors
 from ..pipeline.run import Result, run
-from ..redact import redact_text, redact_url
+from ..redact import redact, redact_text, redact_url
 from ..store.records import read_json, write_json
 from ..tracking.run import Tracked
 from .failfast import stopped
@@ -87,6 +87,8 @@ def run_job(
     reported by its summary rather than raised).
     """
     source = OmegaConf.select(cfg, "source.url") or OmegaConf.select(cfg, "source.path")
+    if isinstance(source, (ListConfig, DictConfig)):  # several URLs: each masked where it is
+        source = redact(OmegaConf.to_container(source))
     dataset = dataset or redact_url(str(source))
     skip = stopped(cfg)  # an earlier dataset of this sweep failed (fail_fast), or a signal came
     if skip:

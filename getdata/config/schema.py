@@ -59,9 +59,12 @@ def bundled_data(name: str) -> str:
 @dataclass
 class SourceConfig:
     # Expected sha256 of the bytes (hex). When set, a mismatch aborts the run and nothing is logged.
-    sha256: Optional[str] = None
-    # Expected md5 of the bytes (hex), for sources that publish md5 instead of sha256.
-    md5: Optional[str] = None
+    # With several URLs (source.url a list or mapping): a mapping entry name -> hex, for any of
+    # the entries. (Typed Any: OmegaConf has no union of str and mapping; config/checks.py checks.)
+    sha256: Any = None
+    # Expected md5 of the bytes (hex), for sources that publish md5 instead of sha256 (a mapping
+    # by entry name with several URLs, as sha256).
+    md5: Any = None
     # Unpack a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz/.gz file and log its contents as a folder.
     extract: bool = False
 
@@ -102,6 +105,15 @@ class FetchConfig:
     # Bytes that must stay free on the data folder's disk; the fetch stops with one line before
     # it would go below (checked before the download and while it runs).
     min_free_bytes: int = 1024**3
+    # The most bytes per second the whole fetch reads, over all its connections and files (a
+    # prefix's batch included): an int, or a size such as 500K, 50M, 1G (K, M, G = 1024-based,
+    # as in curl --limit-rate and rclone --bwlimit). null: no limit.
+    max_rate: Any = None
+    # A folder, prefix, glob or several URLs fetched again: only the files whose listing (size +
+    # ETag, version id or mtime) changed since the last version kept from the same source are
+    # fetched; the others are taken from that version, their bytes proven first. false: every
+    # file is fetched again.
+    incremental: bool = True
 
 
 @dataclass

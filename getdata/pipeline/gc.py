@@ -20,14 +20,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from ..config import default_data_dir
-from ..store.keep import Kept
+from ..store.keep import forget
 from ..store.versions import Version, Versions, locked, version_folders
 from ..tracking.runfile import local_paths, synced
 from ..tracking.settle import wandb_folder
@@ -120,8 +119,7 @@ def _collect(versions: Versions, unsynced: set[Path], keep_last: int, result: Co
             human_bytes(size),
         )
         if not result.dry_run:
-            shutil.rmtree(versions.root / folder)
-            Kept(versions.root, folder).remove()
+            forget(versions.root, folder)
             gone.add(folder)
     if gone:
         versions.mark_removed(gone)
@@ -161,9 +159,12 @@ def _unsynced_paths(wandb_dirs: list[Path]) -> set[Path]:
 
 
 def _size(folder: Path) -> int:
+    """The bytes removing ``folder`` frees: of its files no other version shares as a link."""
     total = 0
     for here, _, names in os.walk(folder):
         for name in names:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(here, name)).st_size
+                st = os.lstat(os.path.join(here, name))
+                if st.st_nlink == 1:
+                    total += st.st_size
     return total

@@ -16,8 +16,9 @@ from ..errors import describe
 from ..formats import head_rows
 from ..redact import redact, redact_metadata
 from ..sources import Source, SourceInfo
+from ..sources.several import Several
 from ..tracking.run import Tracked, log_artifact
-from .collect import Kept, tree_digest
+from .collect import Collected, Kept, tree_digest
 from .reference import prefix_references
 
 log = logging.getLogger("getdata")
@@ -58,12 +59,12 @@ def log_files(
     cfg: AppConfig,
     source: Source,
     name: str,
-    kept: list[Kept],
-    info: SourceInfo,
+    collected: Collected,
     folder: bool,
     run_config: dict[str, Any],
     drift: Optional[dict[str, Any]] = None,
 ) -> Result:
+    kept, info = collected.kept, collected.info
     size = sum(k.size for k in kept)
     if not folder:
         sha256 = kept[0].sha256
@@ -74,7 +75,13 @@ def log_files(
             "sha256": sha256,
             "file_count": len(kept),
             "files": [
-                {"path": k.name, "size": k.size, "sha256": k.sha256, "data": k.data}
+                {
+                    "path": k.name,
+                    "size": k.size,
+                    "sha256": k.sha256,
+                    **({"source": k.origin} if k.origin else {}),
+                    "data": k.data,
+                }
                 for k in kept[:MAX_LISTED_FILES]
             ],
             "files_truncated": len(kept) > MAX_LISTED_FILES,
@@ -82,6 +89,9 @@ def log_files(
         if source.skipped:
             # Empty "folder" keys of the listing: no data, and no entry of the artifact.
             content["skipped"] = source.skipped[:MAX_LISTED_FILES]
+    if collected.refresh is not None:
+        # How this version came from the last one kept from the same source (refresh.py).
+        content["refresh"] = collected.refresh
     if drift is not None:
         content["drift"] = drift
     metadata = _metadata(cfg, source, info, {"size": size, **content})
@@ -173,7 +183,13 @@ def _metadata(
 
 
 def _description(cfg: AppConfig, source: Source) -> str:
-    return cfg.artifact.description or f"{source.basename} as fetched from {source.display}"
+    if cfg.artifact.description:
+        return cfg.artifact.description
+    if isinstance(source, Several):
+        names = [m.basename for m in source.entries]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return f"{len(names)} files ({shown}) as fetched from {source.display}"
+    return f"{source.basename} as fetched from {source.display}"
 
 
 def _preview(cfg: AppConfig, kept: list[Kept]) -> Optional[Any]:

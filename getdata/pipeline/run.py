@@ -17,12 +17,14 @@ from ..config import (
 from ..errors import IsAFolder, NotFound, SourceError, describe, needs_extra
 from ..formats import needs_reader
 from ..formats.contained import warm_up
+from ..names import printable
 from ..sources import Source, SourceInfo, resolve
+from ..sources.several import stat_unlisted
 from ..store.extract import archive_stem
 from ..store.workspace import Workspace
 from ..tracking.settle import preflight
 from .check import check
-from .collect import Kept, fetch_all
+from .collect import Collected, Kept, fetch_all
 from .drift import Drift, DriftError, check_drift
 from .log import Result, log_files, log_reference
 from .state import State, fingerprint
@@ -55,9 +57,10 @@ def run(cfg: AppConfig, run_dir: Path, run_config: dict[str, Any]) -> Result:
         except (IsAFolder, NotFound) as exc:
             result = log_reference(cfg, source, name, run_config, _folder(source, members, exc))
     else:
-        result, fetched, members = _fetch_and_log(cfg, source, members, name, data_dir, run_config)
-        # Fingerprint what was fetched, without asking the source again.
-        current = current or _fingerprint_fetched(fetched, members)
+        result, collected = _fetch_and_log(cfg, source, members, name, data_dir, state, run_config)
+        # What was kept, fingerprinted without asking the source again (a folder's files as
+        # their answers named them: the record the next refresh compares with).
+        current = collected.fingerprint or current or fingerprint(collected.info)
     state.save(current, source.display, {"artifact": name, "sha256": result.sha256})
     return result
 
@@ -89,6 +92,8 @@ def _ask_source(
     """The source's files (as they turned out) and what identifies their version now."""
     try:
         with describe(source.display):
+            if members is not None:  # several URLs: one stat each (http has no listing)
+                members = stat_unlisted(members)
             return members, _fingerprint(source, members)
     except (IsAFolder, NotFound) as exc:
         members = _folder(source, members, exc)
@@ -113,23 +118,40 @@ def _fetch_and_log(
     members: Optional[list[Source]],
     name: str,
     data_dir: Path,
+    state: State,
     run_config: dict[str, Any],
-) -> tuple[Result, SourceInfo, Optional[list[Source]]]:
+) -> tuple[Result, Collected]:
     log.info("fetching %s", source.display)
+    before = state.other_source(source.display)
+    if before is not None:
+        # The one line for both consumers of the last fetch: the refresh takes no file from
+        # it and the schema drift compares no column with it (each only says so at debug).
+        log.warning(
+            "%s: last fetched from %s, now from %s: nothing reused or compared; "
+            "give each source its own artifact.name",
+            name,
+            printable(before),
+            source.display,
+        )
     folder = members is not None or cfg.source.extract
+    # A folder fetched again takes what did not change from the version kept last time, when
+    # that version is in the shared data folder (data_dir=null: a folder per run, nothing to
+    # take from).
+    last = state if cfg.fetch.incremental and cfg.data_dir else None
     # The lock is held until the version is logged and recorded: `getdata gc` and a parallel
     # job of the same artifact never see a version that is kept but not yet recorded.
     with Workspace(data_dir, name) as workspace:
         try:
-            kept, info = fetch_all(cfg, source, members, workspace)
+            collected = fetch_all(cfg, source, members, workspace, last)
         except NotFound as exc:
             members = _folder(source, members, exc)
-            kept, info = fetch_all(cfg, source, members, workspace)
+            collected = fetch_all(cfg, source, members, workspace, last)
+        kept = collected.kept
         drift = _compare_schema(cfg, name, source.display, kept, workspace)
-        result = log_files(cfg, source, name, kept, info, folder, run_config, drift.report)
+        result = log_files(cfg, source, name, collected, folder, run_config, drift.report)
         result.version = remember(data_dir, result, folder, cfg.artifact.aliases)
     drift.save(result.sha256)
-    return result, info, members
+    return result, collected
 
 
 def _check_config(cfg: AppConfig, run_dir: Path) -> Path:
@@ -158,12 +180,6 @@ def _compare_schema(
     except DriftError:
         workspace.discard_new()
         raise
-
-
-def _fingerprint_fetched(info: SourceInfo, members: Optional[list[Source]]) -> Any:
-    if members is None:
-        return fingerprint(info)
-    return _fingerprint(None, members)  # a folder's listing needs no request
 
 
 def _fingerprint(

@@ -66,10 +66,22 @@ def _valid_record(record: Any) -> bool:
 class State:
     def __init__(self, folder: Path, artifact: str) -> None:
         self.path = folder / f"{artifact}.json"
+        self._read = False
+        self._record: Optional[dict[str, Any]] = None
 
     def load(self) -> Optional[dict[str, Any]]:
-        record: Optional[dict[str, Any]] = read_json(self.path, "the state record", _valid_record)
-        return record
+        """The record as it was when this run first read it (read once: a record that cannot
+        be used is one warning line, however many steps ask)."""
+        if not self._read:
+            self._record = read_json(self.path, "the state record", _valid_record)
+            self._read = True
+        return self._record
+
+    def other_source(self, source: str) -> Optional[str]:
+        """The source of the last fetch recorded under this name, when it is not ``source``."""
+        saved = self.load()
+        before = saved.get("source") if saved is not None else None
+        return before if isinstance(before, str) and before != source else None
 
     def unchanged(self, current: Optional[dict[str, Any]], source: str) -> bool:
         saved = self.load()
@@ -83,4 +95,5 @@ class State:
     def save(self, current: Optional[dict[str, Any]], source: str, record: dict[str, Any]) -> None:
         if current is None:
             return
-        write_json(self.path, {"source": source, "fingerprint": current, **record})
+        self._record = {"source": source, "fingerprint": current, **record}
+        write_json(self.path, self._record)

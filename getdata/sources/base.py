@@ -5,17 +5,18 @@ an fsspec filesystem. The kinds (http.py, s3.py, local.py, any_url.py) refine it
 
 from __future__ import annotations
 
+import copy
 import re
 import stat as stat_mode
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
 from fsspec.spec import AbstractFileSystem
 
 from ..errors import IsAFolder, SourceError
-from ..names import printable, safe_name, safe_relpath
+from ..names import printable, safe_name, safe_relname
 
 GLOB_MAGIC = re.compile(r"[*?\[]")
 
@@ -123,20 +124,21 @@ class Source:
                     f"{printable(shown)}: is a {kind or 'special file'}, not a regular file; "
                     "a folder is logged whole or not at all"
                 )
-            members.append(self._member(path, relative_to_root(path, root, shown), info))
+            members.append(self._member(path, relative_to_root(path, root, shown), info, shown))
         if not members:
             raise SourceError(f"{self.display}: no files there")
         return members
 
-    def _member(self, path: str, rel: str, info: dict[str, Any]) -> Source:
-        return replace(
-            self,
-            path=path,
-            display=printable(self.fs.unstrip_protocol(path)),
-            basename=rel,
-            listed=normalise_info(info),
-            skipped=[],
-        )
+    def _member(self, path: str, rel: str, info: dict[str, Any], shown: str) -> Source:
+        # A copy with four fields changed: what replace() gives, without running __init__ over
+        # every field (a prefix of 10,000 objects made 10,000 of them).
+        member = copy.copy(self)
+        member.path = path
+        member.display = printable(shown)
+        member.basename = rel
+        member.listed = normalise_info(info)
+        member.skipped = []
+        return member
 
     def stat(self) -> SourceInfo:
         info = self.fs.info(self.path, **self.info_kwargs)
@@ -173,7 +175,7 @@ def relative_to_root(path: str, root: str, shown: str) -> str:
     prefix = f"{root}/" if root else ""
     if not path.startswith(prefix):
         raise SourceError(f"{printable(shown)}: listed outside {root!r}; refused")
-    return safe_relpath(path[len(prefix) :], "the listed name").as_posix()
+    return safe_relname(path[len(prefix) :], "the listed name")
 
 
 def special_kind(mode: int) -> str:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import fsspec
 from omegaconf import MISSING
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..names import printable, safe_name
+from ..names import printable, safe_name, url_file_name
 from ..redact import is_secret_name, redact_url
 from .base import Source
+from .several import several
 
 KIND = "http"
 
@@ -22,7 +23,9 @@ KIND = "http"
 class HttpSource(SourceConfig):
     _target_: str = "getdata.sources.http.build"
     # http:// or https:// URL. Quote it on the command line if it has `=`, `&`, `#` or `~`.
-    url: str = MISSING
+    # Several files as one artifact: a list of URLs (each entry named by its URL's file name),
+    # or a mapping entry name -> URL. (Typed Any: config/checks.py checks the shape.)
+    url: Any = MISSING
     # Extra request headers, e.g. Authorization. Their values are never logged or sent to W&B.
     headers: dict[str, str] = field(default_factory=dict)
     # Seconds to wait for the connection and for each read before giving up.
@@ -108,20 +111,27 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def build(cfg: HttpSource) -> Source:
-    display = printable(redact_url(cfg.url))
-    if urlsplit(cfg.url).scheme not in ("http", "https"):
-        raise SourceError(f"{display}: an http source needs an http:// or https:// URL")
     fs = web_filesystem(cfg.timeout)
-    name = unquote(urlsplit(cfg.url).path).rstrip("/").rsplit("/", 1)[-1] or "data"
+    # identity: the file's own bytes, so Content-Length and Range count the bytes we hash.
+    headers = {"Accept-Encoding": "identity", **cfg.headers}
+    return several(cfg.url, KIND, lambda url, name: _one(url, name, fs, headers)) or _one(
+        cfg.url, None, fs, headers
+    )
+
+
+def _one(url: str, name: Optional[str], fs: Any, headers: dict[str, str]) -> HttpStreamSource:
+    """One URL, named ``name`` (an entry of several URLs), else by its file name."""
+    display = printable(redact_url(url))
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise SourceError(f"{display}: an http source needs an http:// or https:// URL")
     return HttpStreamSource(
-        url=cfg.url,
+        url=url,
         display=display,
         kind="http",
         fs=fs,
-        path=cfg.url,
-        basename=safe_name(name, "the URL's file name"),
-        # identity: the file's own bytes, so Content-Length and Range count the bytes we hash.
-        headers={"Accept-Encoding": "identity", **cfg.headers},
+        path=url,
+        basename=name or safe_name(url_file_name(url), "the URL's file name"),
+        headers=dict(headers),
     )
 
 

@@ -12,7 +12,7 @@ from omegaconf import MISSING
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..names import printable, safe_relpath
+from ..names import printable, safe_relname
 from .base import GLOB_MAGIC, Source, SourceInfo, basename_of, normalise_info, special_kind
 
 KIND = "local"
@@ -79,7 +79,7 @@ class LocalFileSource(Source):
                             raise SourceError(f"{printable(shown)}: is a link loop; refused")
                         walk(target, f"{name}/", ancestors | {real})
                     elif stat_mode.S_ISREG(st.st_mode):
-                        rel_name = safe_relpath(name, "the file name").as_posix()
+                        rel_name = safe_relname(name, "the file name")
                         found.append(
                             replace(
                                 self,

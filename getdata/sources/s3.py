@@ -16,6 +16,7 @@ from ..redact import redact_url
 from .base import GLOB_MAGIC, Source, basename_of
 from .http import GetSource, web_filesystem
 from .s3sign import Signer
+from .several import several
 
 KIND = "s3"
 # Connections one S3 filesystem may keep open at once (files fetched at once x ranges of each).
@@ -25,8 +26,9 @@ POOL = 256
 @dataclass
 class S3Source(SourceConfig):
     _target_: str = "getdata.sources.s3.build"
-    # s3://bucket/key
-    url: str = MISSING
+    # s3://bucket/key (or a prefix, or a glob). Several objects as one artifact: a list of
+    # s3:// URLs, or a mapping entry name -> URL. (Typed Any: config/checks.py checks the shape.)
+    url: Any = MISSING
     # Endpoint of an S3-compatible server (MinIO, moto, ...); null means AWS.
     endpoint_url: Optional[str] = None
     # Read a public bucket without credentials.
@@ -127,10 +129,6 @@ def _error_code(body: bytes) -> Optional[str]:
 
 
 def build(cfg: S3Source) -> Source:
-    parts = urlsplit(cfg.url)
-    display = printable(redact_url(cfg.url))
-    if parts.scheme not in ("s3", "s3a") or not parts.netloc or not parts.path.strip("/"):
-        raise SourceError(f"{display}: an s3 source needs a URL like s3://bucket/key")
     options: dict[str, Any] = dict(cfg.storage_options)
     if cfg.endpoint_url:
         options["endpoint_url"] = cfg.endpoint_url
@@ -144,26 +142,39 @@ def build(cfg: S3Source) -> Source:
     options["config_kwargs"] = config_kwargs
     if cfg.version_id:
         options["version_aware"] = True
-    get_params = _get_params(display, options)
+    shown = printable(redact_url(cfg.url)) if isinstance(cfg.url, str) else "source.url"
+    get_params = _get_params(shown, options)
     fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-    version = {"version_id": cfg.version_id} if cfg.version_id else {}
-    path = f"{parts.netloc}{parts.path}"
-    return S3StreamSource(
-        url=cfg.url,
-        display=display,
-        kind="s3",
-        fs=fs,
-        path=path,
-        basename=basename_of(parts.path, literal=True),
-        info_kwargs=version,
-        version_id=cfg.version_id,
-        endpoint_url=cfg.endpoint_url,
-        web=_web(cfg.timeout),
-        get_params=get_params,
-        signer=Signer(fs, cfg.endpoint_url, PRESIGNED_SECONDS),
-        # identity: the object's own bytes, so Content-Length and Range count the bytes we hash.
-        headers={"Accept-Encoding": "identity"},
-    )
+    web = _web(cfg.timeout)
+    signer = Signer(fs, cfg.endpoint_url, PRESIGNED_SECONDS)
+
+    def one(url: str, entry: Optional[str] = None) -> S3StreamSource:
+        """One object (or prefix, or glob); ``entry``: an entry of several URLs, so named."""
+        parts = urlsplit(url)
+        display = printable(redact_url(url))
+        if parts.scheme not in ("s3", "s3a") or not parts.netloc or not parts.path.strip("/"):
+            raise SourceError(f"{display}: an s3 source needs a URL like s3://bucket/key")
+        if entry and parts.path.endswith("/"):
+            raise SourceError(f"{display}: an entry of source.url names one object, not a prefix")
+        return S3StreamSource(
+            url=url,
+            display=display,
+            kind="s3",
+            fs=fs,
+            path=f"{parts.netloc}{parts.path}",
+            basename=entry or basename_of(parts.path, literal=True),
+            info_kwargs={"version_id": cfg.version_id} if cfg.version_id else {},
+            version_id=cfg.version_id,
+            endpoint_url=cfg.endpoint_url,
+            web=web,
+            get_params=get_params,
+            signer=signer,
+            # identity: the object's own bytes, so Content-Length and Range count the bytes we
+            # hash.
+            headers={"Accept-Encoding": "identity"},
+        )
+
+    return several(cfg.url, KIND, one) or one(cfg.url)
 
 
 # What of s3fs's request-wide parameters applies to reading an object.

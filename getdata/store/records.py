@@ -109,9 +109,11 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, record: Any) -> None:
-    """:func:`write_bytes` of ``record`` as indented JSON."""
-    write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+def write_json(path: Path, record: Any, indent: Optional[int] = 2) -> None:
+    """:func:`write_bytes` of ``record`` as JSON, indented (``indent=None``: compact, for
+    records of thousands of lines that people do not read)."""
+    separators = (",", ":") if indent is None else None
+    write_bytes(path, (json.dumps(record, indent=indent, separators=separators) + "\n").encode())
 
 
 def _umask() -> int:

@@ -8,22 +8,28 @@ While a run fetches, it holds a lock on the artifact's folder; its partial files
 it assembles a tree in are its own (``.getdata-parts/``, ``.getdata-staging/``), removed when it
 ends. A partial a killed run left is resumed by the next run of the same source
 (getdata/transfer/). A version already kept is reused only when its bytes are proven the same
-(getdata/store/keep.py). No link is ever followed in the folder's own structure: the artifact's
-folder may not be one, and a link where getdata's own folder or file belongs is removed.
+(getdata/store/keep.py); so is a file a refresh takes from an earlier version into the tree
+it assembles (:meth:`Workspace.reuse`, a hard link: the bytes stay on disk once). No link is
+ever followed in the folder's own structure: the artifact's folder may not be one, and a link
+where getdata's own folder or file belongs is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import IO, Optional
+from typing import IO, Any, Optional
 
 from ..errors import GetDataError
 from ..names import UnsafeNameError, printable, safe_relpath
 from .keep import RECORDS, Kept
+
+log = logging.getLogger(__name__)
 
 # Hex digits of the content's sha256 that name a kept version's folder (64 bits).
 VERSION_DIGITS = 16
@@ -63,6 +69,8 @@ class Workspace:
         self._made: list[Path] = []
         # Version folders this run made (an earlier run's are never removed).
         self._new: list[Path] = []
+        # The records of kept versions, each read once (a tree's has a line per file).
+        self._records: dict[str, Kept] = {}
 
     def __enter__(self) -> Workspace:
         if self.root.is_symlink():
@@ -150,8 +158,15 @@ class Workspace:
         """Remove the versions this run kept (a check after the fetch refused them)."""
         for folder in self._new:
             _clear(folder)
-            Kept(self.root, folder.name).remove()
+            self.record(folder.name).remove()
+            self._records.pop(folder.name, None)
         self._new.clear()
+
+    def record(self, version: str) -> Kept:
+        """The record of the kept version ``version`` (its folder's name): getdata/store/keep.py."""
+        if version not in self._records:
+            self._records[version] = Kept(self.root, version)
+        return self._records[version]
 
     def staged(self, rel: PurePosixPath | str) -> Path:
         """Where a file of a tree goes while the tree is assembled. The staging folder is this
@@ -160,13 +175,63 @@ class Workspace:
         (realpath per file cost 0.6 ms: over a second for a prefix of 2,000 files)."""
         return self.staging / safe_relpath(str(rel), "the file name")
 
+    def reuse(self, version: str, files: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Take ``files`` (path -> sha256) of the kept version ``version`` (its folder's name)
+        into the tree being assembled, as hard links (the bytes stay on disk once), each only
+        when its bytes are proven (getdata/store/keep.py) and the link made is that proven file.
+        Returns the records (sha256, md5, what else is known) of those taken, each with the
+        ``path`` it has in the tree; the others are the caller's to fetch."""
+        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+            return {}
+        folder = self.root / version
+        proven = self.record(version).proven(folder, files, md5=True)
+        taken: dict[str, dict[str, Any]] = {}
+        # Each folder of the tree checked once to stay inside the staging folder (a link never
+        # follows a link in its own last part: what stands there already makes it fail).
+        parents: dict[str, str] = {}
+        source = str(folder)
+        for name, record in proven.items():
+            parent, _, base = name.rpartition("/")
+            if parent not in parents:
+                made = self.staged(parent) if parent else self.staging
+                made.mkdir(parents=True, exist_ok=True)
+                parents[parent] = str(made)
+            target = os.path.join(parents[parent], base)
+            try:
+                os.link(os.path.join(source, name), target, follow_symlinks=False)
+                now = os.lstat(target)
+            except OSError as exc:
+                if exc.errno not in (errno.EMLINK, errno.EPERM, errno.EXDEV, errno.ENOTSUP):
+                    raise
+                log.debug("%s/%s: no link (%s); fetched again", version, name, exc.strerror)
+                continue
+            # The link is the file proven a moment ago: same file, size and last write (the
+            # link itself changes its ctime).
+            if [now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns] != record["identity"][:4]:
+                os.unlink(target)
+                continue
+            taken[name] = {**record, "path": Path(target)}
+        return taken
+
+    def holding(self, version: str, files: dict[str, str]) -> Optional[dict[str, dict[str, Any]]]:
+        """When the kept version ``version`` holds exactly ``files`` (path -> sha256), proven:
+        their records, each with its ``path`` there (a refresh that changed nothing logs that
+        version again, and links nothing); else None."""
+        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+            return None
+        folder = self.root / version
+        found = self.record(version).holding(folder, files)
+        if found is None:
+            return None
+        return {name: {**record, "path": folder / name} for name, record in found.items()}
+
     def keep_file(self, partial: Path, sha256: str, name: str) -> Path:
         """Keep the fetched ``partial`` as ``<version>/<name>``. When that file is already kept
         with the same bytes (proven, getdata/store/keep.py) it is left untouched and the partial
         dropped, so a run that references it still finds the same file; a link, or other bytes,
         standing there are replaced."""
         folder = self.version(sha256)
-        kept = Kept(self.root, folder.name)
+        kept = self.record(folder.name)
         target = folder / name
         if kept.holds_file(folder, name, sha256):
             partial.unlink()
@@ -180,18 +245,31 @@ class Workspace:
         kept.save(folder, {name: sha256}, merge=True)
         return target
 
-    def keep_tree(self, sha256: str, files: dict[str, str]) -> Path:
+    def keep_tree(
+        self,
+        sha256: str,
+        files: dict[str, str],
+        extra: Optional[dict[str, dict[str, Any]]] = None,
+    ) -> Path:
         """Move the assembled tree (``files``: path -> sha256) into its version folder, or drop
         it when that folder already holds exactly those bytes (proven); return the folder. A
-        folder there that holds anything else (an edit, a link, a file too many) is replaced."""
+        folder there that holds anything else (an edit, a link, a file too many) is replaced.
+        ``extra`` is recorded with each file (its md5, its description: keep.py)."""
         final = self.version(sha256)
-        kept = Kept(self.root, final.name)
+        kept = self.record(final.name)
         if kept.holds_tree(final, files):
             _clear(self.staging)
+            if extra:
+                kept.save(final, files, extra=extra)
             return final
+        if not self.staging.is_dir():  # the tree was that version (holding): it changed since
+            raise GetDataError(
+                f"{final}: changed on disk while this run was using it; nothing was logged: "
+                "run again"
+            )
         _clear(final)
         os.rename(self.staging, final)
-        kept.save(final, files)
+        kept.save(final, files, extra=extra)
         return final
 
 

@@ -163,6 +163,8 @@ class _Batch:
             guard.before(info.size, 0)
             # Exactly the announced length (a shorter body raises, and is retried).
             data = await response.content.readexactly(info.size)
+        if guard.rate:  # fetch.max_rate
+            await guard.rate.take(len(data))
         sha256, md5 = _store(target, data)
         self.written += len(data)
         self.guard.written(self.written)

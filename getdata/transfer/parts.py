@@ -258,13 +258,15 @@ class _Job:
                 # the one part left that runs to the end, the bytes already kept read past.
                 if end != self.pmap.size or len(self.pmap.missing()) > 1:
                     raise RangeRefused("the server ignored Range (200, the whole object)")
-                await _skip(response, start + self.pmap.done[i] - proven.start)
+                await _skip(response, start + self.pmap.done[i] - proven.start, self.guard)
             while self.pmap.done[i] < end - start:
                 want = min(self.chunk_size, end - start - self.pmap.done[i])
                 data = await response.content.read(want)
                 if not data:
                     break
                 self._write(i, start, end, data)
+                if self.guard.rate:  # fetch.max_rate
+                    await self.guard.rate.take(len(data))
         if self.pmap.done[i] < end - start:
             raise TruncatedError(
                 f"the answer ended after {self.pmap.done[i]} of the part's {end - start} bytes"
@@ -284,10 +286,12 @@ class _Job:
         self.guard.written(self.written)
 
 
-async def _skip(response: Any, count: int) -> None:
+async def _skip(response: Any, count: int, guard: Guard) -> None:
     """Read past ``count`` bytes of an answer (bytes already in the file)."""
     while count > 0:
         data = await response.content.read(min(count, 4 * MiB))
         if not data:
             raise TruncatedError(f"the answer ended {count} bytes before the bytes still missing")
         count -= len(data)
+        if guard.rate:  # fetch.max_rate
+            await guard.rate.take(len(data))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional, TypeVar
 
 from ..errors import GetDataError, explain, failed, is_transient, retry_after
+from .rate import Rate
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,13 @@ class Retry:
 
 @dataclass
 class Limits:
-    """Bounds on one file: its size, the time it may take, the free space it must leave."""
+    """Bounds on one file: its size, the time it may take, the free space it must leave; and
+    the bytes per second of the whole fetch (``rate``: one bucket every file shares, or None)."""
 
     max_bytes: Optional[int] = None
     deadline: Optional[float] = None
     min_free_bytes: int = 0
+    rate: Optional[Rate] = None
 
 
 class Guard:
@@ -83,6 +86,8 @@ class Guard:
         self.display = display
         self.folder = folder
         self.limits = limits
+        # fetch.max_rate (getdata/transfer/rate.py): every read site takes what it read from it.
+        self.rate = limits.rate
         self.until = time.monotonic() + limits.deadline if limits.deadline else None
         self.next_free_check = 0
 

@@ -83,6 +83,8 @@ def plain_get(
                     state.size += len(data)
                     callback.relative_update(len(data))
                     guard.written(state.size)
+                    if guard.rate:  # fetch.max_rate
+                        await guard.rate.take(len(data))
         _whole(source, state, size)
         return proven.info
 
@@ -158,6 +160,8 @@ def read_file(
                     pmap.advance(0, state.size)
                 callback.relative_update(len(chunk))
                 guard.written(state.size)
+                if guard.rate:  # fetch.max_rate
+                    guard.rate.take_sync(len(chunk))
         _whole(source, state, size)
         return opened.info
 
