@@ -59,7 +59,7 @@ from common import (
     write_results,
 )
 from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
-from servers import Helper, serve_files
+from servers import Helper, netproxy, serve_files
 
 HERE = Path(__file__).resolve().parent
 BUCKET = "lake"
@@ -104,20 +104,7 @@ class Bench(BenchBase):
 
     def proxy(self, port: int, profile: tuple[float, float]) -> str:
         rate, rtt = profile
-        proxy = Helper(
-            [
-                sys.executable,
-                "-u",
-                str(HERE / "netproxy.py"),
-                "--upstream",
-                f"127.0.0.1:{port}",
-                "--rate-mib",
-                str(rate),
-                "--rtt-ms",
-                str(rtt),
-            ],
-            nice=NICE,
-        )
+        proxy = netproxy(port, rate, rtt, NICE)
         self.helpers.append(proxy)
         return f"http://127.0.0.1:{proxy.port}"
 

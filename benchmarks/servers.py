@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,3 +155,22 @@ def serve_files(root: str, mode: str) -> None:
     httpd = Server(("127.0.0.1", 0), Handler)
     print(httpd.server_address[1], flush=True)
     httpd.serve_forever()
+
+
+def netproxy(upstream_port: int, rate_mib: float, rtt_ms: float, nice: int = 0) -> Helper:
+    """benchmarks/netproxy.py in front of 127.0.0.1:``upstream_port``: each connection capped at
+    ``rate_mib`` MiB/s, each round trip ``rtt_ms`` long (one emulated network profile)."""
+    return Helper(
+        [
+            sys.executable,
+            "-u",
+            str(Path(__file__).resolve().parent / "netproxy.py"),
+            "--upstream",
+            f"127.0.0.1:{upstream_port}",
+            "--rate-mib",
+            str(rate_mib),
+            "--rtt-ms",
+            str(rtt_ms),
+        ],
+        nice=nice,
+    )
