@@ -113,3 +113,42 @@ def test_the_folder_a_killed_getdata_left_is_removed_by_the_next_run(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert not left.exists()
     assert sorted(p.name for p in base.iterdir()) == ["getdata-foreign"]
+
+
+def test_a_folder_written_into_while_it_is_removed_keeps_its_owner_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread or child still writing into the private folder as it is removed (wandb's media
+    folders): the folder stays with its owner record, so the next run, once this process has
+    ended, proves it stale and removes it (without the record it would stay for ever)."""
+    import shutil
+
+    from getdata.store import scratch
+
+    base = tmp_path / "tmp"
+    base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    real_rmtree = shutil.rmtree
+    private: list[Path] = []
+    late: list[Path] = []
+
+    def rmtree_then_a_late_write(path: str, *args: object, **kwargs: object) -> None:
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+        if not late:  # the writer makes one more folder in there after the first removal
+            late.append(private[0] / "tmp-late-wandb-media")
+            late[0].mkdir(parents=True)
+
+    monkeypatch.setattr(scratch.shutil, "rmtree", rmtree_then_a_late_write)
+    with scratch.private_tmpdir() as made:
+        private.append(Path(made))
+        (Path(made) / "wandb-media").mkdir()
+    left = Path(made)
+    assert sorted(p.name for p in left.iterdir()) == [OWNER, "tmp-late-wandb-media"]
+    monkeypatch.setattr(scratch.shutil, "rmtree", real_rmtree)
+    # This process still runs: the next run leaves the folder alone ...
+    assert scratch.remove_stale(base) == []
+    # ... and once the process it names has ended, removes it whole.
+    (left / OWNER).write_text(json.dumps(ended_process()))
+    assert scratch.remove_stale(base) == [left]
+    assert not left.exists()

@@ -17,6 +17,7 @@ written in another pid namespace, no /proc) is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -54,7 +55,36 @@ def private_tmpdir() -> Iterator[str]:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = saved_env
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(Path(folder), owner)
+
+
+def remove_folder(folder: Path, owner: Optional[dict[str, Any]]) -> bool:
+    """Remove ``folder``, its owner record last. A folder that cannot be emptied (a thread or a
+    child process still writing into it) keeps its record, ``owner`` written back if it was
+    already gone, so that the next run can prove it stale and remove it: a folder without a
+    record is never touched. True when the folder is gone."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return not os.path.lexists(folder)
+    for entry in entries:
+        if entry.name == OWNER:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    with contextlib.suppress(OSError):
+        if not [name for name in os.listdir(folder) if name != OWNER]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / OWNER)
+            os.rmdir(folder)
+            return True
+    if owner is not None and not os.path.lexists(folder / OWNER):
+        with contextlib.suppress(OSError):
+            write_json(folder / OWNER, owner)
+    return False
 
 
 def owner_record(pid: int) -> Optional[dict[str, Any]]:
@@ -133,7 +163,8 @@ def remove_stale(base: Path) -> list[Path]:
         record = read_json(folder / OWNER, f"the owner record of {folder}", _valid_owner)
         if record is None or not gone(record):
             continue
-        shutil.rmtree(folder, ignore_errors=True)
+        if not remove_folder(folder, record):
+            continue
         removed.append(folder)
         log.debug(
             "removed %s, left by getdata process %s (no longer running)", folder, record["pid"]
