@@ -33,7 +33,7 @@ from ..transfer.batch import fetch_many, suits
 from ..transfer.fetch import Fetched, fetch
 from ..transfer.hashing import hash_file
 from ..transfer.policy import Limits, Retry
-from ..transfer.progress import human_bytes
+from ..transfer.progress import files_line, human_bytes
 from ..transfer.rate import Rate
 from ..transfer.stream import source_id
 from .refresh import Previous, compare, previous_version, unproven
@@ -355,14 +355,7 @@ def _inspect(cfg: AppConfig, path: Path, name: str) -> dict[str, Any]:
 def _folder_line(fetched: list[Fetched], seconds: float) -> None:
     size = sum(f.size for f in fetched)
     retries = sum(f.attempts - 1 for f in fetched)
-    log.info(
-        "fetched %d files: %s in %.1f s (%s/s)%s",
-        len(fetched),
-        human_bytes(size),
-        seconds,
-        human_bytes(size / max(seconds, 1e-9)),
-        f", {retries} retries" if retries else "",
-    )
+    log.info("%s", files_line(len(fetched), size, seconds, retries))
 
 
 def _move(path: Path, to: Path) -> Path:

@@ -27,13 +27,12 @@ from typing import Any, Optional
 from ..errors import GetDataError
 from ..names import printable
 from .records import read_json, write_json
-from .workspace import VERSION_DIGITS, inside
+from .workspace import inside, is_version
 
 RECORD = ".getdata-versions.json"
 # The lock file of an artifact folder (getdata/store/workspace.py takes the same).
 LOCK_FILE = ".getdata.lock"
 _VERSION_NAME = re.compile(r"^v(0|[1-9][0-9]*)$")
-_FOLDER_NAME = re.compile(rf"^[0-9a-f]{{{VERSION_DIGITS}}}$")
 
 
 class UnknownVersion(GetDataError):
@@ -214,7 +213,7 @@ def version_folders(root: Path) -> list[str]:
     except OSError:
         return []
     return sorted(
-        p.name for p in entries if _FOLDER_NAME.match(p.name) and p.is_dir() and not p.is_symlink()
+        p.name for p in entries if is_version(p.name) and p.is_dir() and not p.is_symlink()
     )
 
 

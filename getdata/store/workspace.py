@@ -38,6 +38,11 @@ TEMP_PREFIX = ".getdata-"
 TEMP_SUFFIX = ".part"
 
 
+def is_version(name: str) -> bool:
+    """A kept version's folder name: the first VERSION_DIGITS hex digits of its sha256."""
+    return len(name) == VERSION_DIGITS and not name.strip("0123456789abcdef")
+
+
 def inside(root: Path, rel: PurePosixPath | str) -> Path:
     """``root / rel``, checked with resolved paths to stay inside ``root`` (links included)."""
     path = root / rel
@@ -146,7 +151,7 @@ class Workspace:
         """The folder a version with this content hash is kept in (noted as this run's when it
         does not exist yet)."""
         digits = sha256[:VERSION_DIGITS]
-        if len(digits) != VERSION_DIGITS or digits.strip("0123456789abcdef"):
+        if not is_version(digits):
             raise GetDataError(f"not a sha256: {printable(sha256)!r}")
         # A hex name: no need to resolve it (a link planted there is replaced, not followed).
         folder = self.root / digits
@@ -181,7 +186,7 @@ class Workspace:
         when its bytes are proven (getdata/store/keep.py) and the link made is that proven file.
         Returns the records (sha256, md5, what else is known) of those taken, each with the
         ``path`` it has in the tree; the others are the caller's to fetch."""
-        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+        if not is_version(version):
             return {}
         folder = self.root / version
         proven = self.record(version).proven(folder, files, md5=True)
@@ -217,7 +222,7 @@ class Workspace:
         """When the kept version ``version`` holds exactly ``files`` (path -> sha256), proven:
         their records, each with its ``path`` there (a refresh that changed nothing logs that
         version again, and links nothing); else None."""
-        if len(version) != VERSION_DIGITS or version.strip("0123456789abcdef"):
+        if not is_version(version):
             return None
         folder = self.root / version
         found = self.record(version).holding(folder, files)

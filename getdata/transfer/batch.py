@@ -30,7 +30,7 @@ from ..sources import Source
 from ..sources.http import GetSource
 from .fetch import Fetched
 from .policy import Guard, Limits, Retry, retrying
-from .progress import human_bytes
+from .progress import files_line
 from .proof import Ask, prove
 from .together import together
 
@@ -89,14 +89,7 @@ def fetch_many(
     seconds = time.monotonic() - started
     # The pipeline says what was fetched (a line per file, or one for the folder): this is the
     # batch's part of it, for debugging.
-    log.debug(
-        "fetched %d files: %s in %.1f s (%s/s)%s",
-        len(done),
-        human_bytes(size),
-        seconds,
-        human_bytes(size / max(seconds, 1e-9)),
-        f", {batch.retries} retries" if batch.retries else "",
-    )
+    log.debug("%s", files_line(len(done), size, seconds, batch.retries))
     return results
 
 

@@ -62,3 +62,11 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def files_line(count: int, size: int, seconds: float, retries: int) -> str:
+    """The one line that says what several files' fetch did (the pipeline's, for a folder of
+    many files; the small-object batch's, at debug)."""
+    rate = human_bytes(size / max(seconds, 1e-9))
+    again = f", {retries} retries" if retries else ""
+    return f"fetched {count} files: {human_bytes(size)} in {seconds:.1f} s ({rate}/s){again}"
