@@ -92,7 +92,10 @@ def test_drop_mid_body_resumes_with_range_and_if_range(wb: Path, http_server) ->
 
 
 def test_drop_with_reset_resumes(wb: Path, http_server) -> None:
-    url = http_server.add("/d.bin", DATA, drop_after=2_000_000, drop_reset=True, drop_times=2)
+    # Both answers are cut mid-body (the resumed one is over 2 MB long): with a cut at 2 MB the
+    # resumed answer was shorter than the cut, was reset only after its last byte, and whether
+    # the client read it all before the reset decided between 2 and 3 requests.
+    url = http_server.add("/d.bin", DATA, drop_after=1_000_000, drop_reset=True, drop_times=2)
     assert_ok(wb, http_job(wb, url))
     assert http_server.count("/d.bin") == 3
 
